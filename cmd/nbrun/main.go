@@ -171,11 +171,6 @@ func runOne(repo, nbPath, outRoot string, timeout int, html bool) ([]string, err
 	if err != nil {
 		return nil, err
 	}
-	for i, c := range src.Cells {
-		if len(c.Outputs) > 0 {
-			problems = append(problems, fmt.Sprintf("source cell %d has committed outputs (clear them before committing)", i+1))
-		}
-	}
 	abs, err := filepath.Abs(nbPath)
 	if err != nil {
 		return nil, err
@@ -207,7 +202,36 @@ func runOne(repo, nbPath, outRoot string, timeout int, html bool) ([]string, err
 	if err != nil {
 		return problems, nil
 	}
-	pictures := 0
+	more, pictures := checkOutputs(src, nb)
+	problems = append(problems, more...)
+	fmt.Printf("    executed: %s (%d pictures)\n", executed, pictures)
+	if html {
+		h := exec.Command("jupyter", "nbconvert", "--to", "html", "--output-dir", outDir, executed)
+		h.Env = env
+		if b, err := h.CombinedOutput(); err != nil {
+			problems = append(problems, fmt.Sprintf("nbconvert --to html failed (%v): %s", err, tail(string(b), 1000)))
+		} else {
+			fmt.Printf("    html: %s\n", strings.TrimSuffix(executed, ".ipynb")+".html")
+		}
+	}
+	return problems, nil
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "..." + s[len(s)-n:]
+}
+
+// checkOutputs lists the problems of an executed notebook nb whose committed
+// source is src, and counts the pictures it shows.
+func checkOutputs(src, nb *notebook) (problems []string, pictures int) {
+	for i, c := range src.Cells {
+		if len(c.Outputs) > 0 {
+			problems = append(problems, fmt.Sprintf("source cell %d has committed outputs (clear them before committing)", i+1))
+		}
+	}
 	for i, c := range nb.Cells {
 		for _, o := range c.Outputs {
 			switch {
@@ -232,22 +256,5 @@ func runOne(repo, nbPath, outRoot string, timeout int, html bool) ([]string, err
 	if expect && pictures == 0 {
 		problems = append(problems, "shows no picture (set metadata msdkit.expect_picture=false if none is intended)")
 	}
-	fmt.Printf("    executed: %s (%d pictures)\n", executed, pictures)
-	if html {
-		h := exec.Command("jupyter", "nbconvert", "--to", "html", "--output-dir", outDir, executed)
-		h.Env = env
-		if b, err := h.CombinedOutput(); err != nil {
-			problems = append(problems, fmt.Sprintf("nbconvert --to html failed (%v): %s", err, tail(string(b), 1000)))
-		} else {
-			fmt.Printf("    html: %s\n", strings.TrimSuffix(executed, ".ipynb")+".html")
-		}
-	}
-	return problems, nil
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "..." + s[len(s)-n:]
+	return problems, pictures
 }
