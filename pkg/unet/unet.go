@@ -1,0 +1,318 @@
+// Package unet builds nnU-Net style U-Nets (2D or 3D) with GoMLX, plus the Dice+CE loss used to train them.
+//
+// Architecture (channels-first, x is [B, C, spatial...]):
+//
+//	encoder level l (l = 0..Levels-1), F_l = min(BaseFilters*2^l, MaxFilters) filters:
+//	    block(conv3, stride s_l) -> block(conv3, stride 1)        s_0 = 1, s_l = 2 for l > 0
+//	    block(x) = LeakyReLU_0.01(InstanceNorm(Conv(x)))
+//	decoder level l (l = Levels-2..0):
+//	    up = TransposedConv_k2s2(h, F_l)  concatenated with the skip of encoder level l
+//	    block(conv3) -> block(conv3)
+//	segmentation head: 1x1 conv to NumClasses logits (scope "seg_head"), and with deep
+//	supervision one more head per decoder level (also under "seg_head").
+//
+// Instance normalisation is y = gamma*(x-mean)/sqrt(var+eps) + beta over the spatial axes of each
+// (sample, channel), computed by hand with 1/Sqrt. The stride-2 transposed convolution with kernel 2
+// is written as a 1x1 convolution to 2^d*C channels followed by a reshape/transpose that interleaves
+// the 2^d sub-voxels ("pixel shuffle"): the two are the same linear map, and the latter has gradients
+// on every backend. Every convolution sets explicit strides and kernel dilations.
+//
+// Variables live under stable, ordered scopes relative to the given context: "enc_<l>/conv_<i>",
+// "dec_<l>/up", "dec_<l>/conv_<i>" and "seg_head/out_<l>", so transfer learning can load every
+// variable except the HeadScope.
+package unet
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/layers/activations"
+	timage "github.com/gomlx/gomlx/pkg/core/tensors/images"
+)
+
+// Context hyperparameters read by Config.FromContext when the corresponding Config field is zero.
+const (
+	// ParamBaseFilters is the number of filters of the first level. Default 32 (nnU-Net).
+	ParamBaseFilters = "unet_base_filters"
+	// ParamMaxFilters caps the number of filters of deeper levels. Default 320 (nnU-Net 3D).
+	ParamMaxFilters = "unet_max_filters"
+	// ParamLevels is the number of resolution levels (encoder stages). Default 4.
+	ParamLevels = "unet_levels"
+	// ParamConvsPerLevel is the number of conv-norm-activation blocks per level. Default 2.
+	ParamConvsPerLevel = "unet_convs_per_level"
+	// ParamDeepSupervision enables the extra segmentation heads on the coarser decoder levels. Default false.
+	ParamDeepSupervision = "unet_deep_supervision"
+	// ParamNegativeSlope is the LeakyReLU slope for negative inputs. Default 0.01.
+	ParamNegativeSlope = "unet_negative_slope"
+	// ParamNormEpsilon is the instance normalisation epsilon. Default 1e-5.
+	ParamNormEpsilon = "unet_norm_epsilon"
+)
+
+// Defaults of the context hyperparameters.
+const (
+	DefaultBaseFilters   = 32
+	DefaultMaxFilters    = 320
+	DefaultLevels        = 4
+	DefaultConvsPerLevel = 2
+	DefaultNegativeSlope = 0.01
+	DefaultNormEpsilon   = 1e-5
+)
+
+// HeadScope is the scope (relative to the model's context) of the segmentation heads: the only
+// class-specific variables, left out when fine-tuning a model on a task with other classes.
+const HeadScope = "seg_head"
+
+// Config describes a U-Net. Zero fields are filled by FromContext from the context parameters.
+type Config struct {
+	Dims            int  // spatial dimensions: 2 or 3
+	InChannels      int  // input channels (modalities)
+	NumClasses      int  // output classes including background
+	BaseFilters     int  // filters at level 0
+	MaxFilters      int  // cap on filters
+	Levels          int  // number of resolution levels (>= 1); spatial size must be divisible by 2^(Levels-1)
+	ConvsPerLevel   int  // conv blocks per level
+	DeepSupervision bool // extra heads on coarser decoder levels
+
+	NegativeSlope float64 // LeakyReLU slope
+	NormEpsilon   float64 // instance norm epsilon
+}
+
+// FromContext returns a copy of cfg with zero fields taken from ctx's parameters (or the defaults).
+// DeepSupervision is enabled if either cfg or the context parameter enables it.
+func (cfg Config) FromContext(ctx *context.Context) Config {
+	if cfg.BaseFilters == 0 {
+		cfg.BaseFilters = context.GetParamOr(ctx, ParamBaseFilters, DefaultBaseFilters)
+	}
+	if cfg.MaxFilters == 0 {
+		cfg.MaxFilters = context.GetParamOr(ctx, ParamMaxFilters, DefaultMaxFilters)
+	}
+	if cfg.Levels == 0 {
+		cfg.Levels = context.GetParamOr(ctx, ParamLevels, DefaultLevels)
+	}
+	if cfg.ConvsPerLevel == 0 {
+		cfg.ConvsPerLevel = context.GetParamOr(ctx, ParamConvsPerLevel, DefaultConvsPerLevel)
+	}
+	if !cfg.DeepSupervision {
+		cfg.DeepSupervision = context.GetParamOr(ctx, ParamDeepSupervision, false)
+	}
+	if cfg.NegativeSlope == 0 {
+		cfg.NegativeSlope = context.GetParamOr(ctx, ParamNegativeSlope, DefaultNegativeSlope)
+	}
+	if cfg.NormEpsilon == 0 {
+		cfg.NormEpsilon = context.GetParamOr(ctx, ParamNormEpsilon, DefaultNormEpsilon)
+	}
+	return cfg
+}
+
+// withDefaults fills zero fields with the package defaults (no context).
+func (cfg Config) withDefaults() Config {
+	return cfg.FromContext(context.New())
+}
+
+// Validate reports an inconsistent configuration.
+func (cfg Config) Validate() error {
+	switch {
+	case cfg.Dims != 2 && cfg.Dims != 3:
+		return fmt.Errorf("unet: Dims must be 2 or 3, got %d", cfg.Dims)
+	case cfg.InChannels < 1:
+		return fmt.Errorf("unet: InChannels must be >= 1, got %d", cfg.InChannels)
+	case cfg.NumClasses < 2:
+		return fmt.Errorf("unet: NumClasses must be >= 2 (background + foreground), got %d", cfg.NumClasses)
+	case cfg.BaseFilters < 1 || cfg.MaxFilters < cfg.BaseFilters:
+		return fmt.Errorf("unet: need 1 <= BaseFilters (%d) <= MaxFilters (%d)", cfg.BaseFilters, cfg.MaxFilters)
+	case cfg.Levels < 1 || cfg.Levels > 12:
+		return fmt.Errorf("unet: Levels must be in [1,12], got %d", cfg.Levels)
+	case cfg.ConvsPerLevel < 1:
+		return fmt.Errorf("unet: ConvsPerLevel must be >= 1, got %d", cfg.ConvsPerLevel)
+	}
+	return nil
+}
+
+// Filters returns the number of filters of level l.
+func (cfg Config) Filters(l int) int {
+	f := cfg.BaseFilters << l
+	if f > cfg.MaxFilters || f <= 0 {
+		f = cfg.MaxFilters
+	}
+	return f
+}
+
+// Divisor is the factor every spatial dimension of the input must be divisible by: 2^(Levels-1).
+func (cfg Config) Divisor() int { return 1 << (cfg.Levels - 1) }
+
+// CheckPatch reports whether a spatial patch size fits cfg.
+func (cfg Config) CheckPatch(patch []int) error {
+	if len(patch) != cfg.Dims {
+		return fmt.Errorf("unet: patch %v has %d axes, model is %dD", patch, len(patch), cfg.Dims)
+	}
+	d := cfg.Divisor()
+	for i, p := range patch {
+		if p <= 0 || p%d != 0 {
+			return fmt.Errorf("unet: patch axis %d size %d is not a positive multiple of 2^(Levels-1)=%d", i, p, d)
+		}
+	}
+	return nil
+}
+
+// Build returns the full-resolution logits [B, NumClasses, spatial...] of the U-Net applied to
+// x [B, InChannels, spatial...]. Zero cfg fields come from ctx parameters (see FromContext).
+func Build(ctx *context.Context, cfg Config, x *graph.Node) *graph.Node {
+	return BuildAll(ctx, cfg, x)[0]
+}
+
+// BuildAll returns the logits of every head, finest first: without deep supervision only the
+// full-resolution logits; with it also the logits at 1/2, 1/4, ... resolution (one per decoder level
+// except the coarsest bottleneck).
+func BuildAll(ctx *context.Context, cfg Config, x *graph.Node) []*graph.Node {
+	cfg = cfg.FromContext(ctx)
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
+	if x.Rank() != cfg.Dims+2 {
+		panic(fmt.Errorf("unet: input must be [B, C, spatial(%d)...], got shape %s", cfg.Dims, x.Shape()))
+	}
+	if x.Shape().Dimensions[1] != cfg.InChannels {
+		panic(fmt.Errorf("unet: input has %d channels, Config.InChannels=%d", x.Shape().Dimensions[1], cfg.InChannels))
+	}
+	if err := cfg.CheckPatch(x.Shape().Dimensions[2:]); err != nil {
+		panic(err)
+	}
+
+	// Encoder.
+	skips := make([]*graph.Node, cfg.Levels)
+	h := x
+	for l := 0; l < cfg.Levels; l++ {
+		lctx := ctx.Inf("enc_%d", l)
+		for i := 0; i < cfg.ConvsPerLevel; i++ {
+			stride := 1
+			if i == 0 && l > 0 {
+				stride = 2
+			}
+			h = convBlock(lctx.Inf("conv_%d", i), cfg, h, cfg.Filters(l), stride)
+		}
+		skips[l] = h
+	}
+
+	// Decoder: finest output last, collect heads.
+	heads := make([]*graph.Node, 0, cfg.Levels)
+	headCtx := ctx.In(HeadScope)
+	for l := cfg.Levels - 2; l >= 0; l-- {
+		lctx := ctx.Inf("dec_%d", l)
+		h = upsample(lctx.In("up"), cfg, h, cfg.Filters(l))
+		h = graph.Concatenate([]*graph.Node{h, skips[l]}, 1)
+		for i := 0; i < cfg.ConvsPerLevel; i++ {
+			h = convBlock(lctx.Inf("conv_%d", i), cfg, h, cfg.Filters(l), 1)
+		}
+		if cfg.DeepSupervision || l == 0 {
+			heads = append(heads, conv(headCtx.Inf("out_%d", l), cfg, h, cfg.NumClasses, 1, 1, true))
+		}
+	}
+	if cfg.Levels == 1 {
+		heads = append(heads, conv(headCtx.Inf("out_%d", 0), cfg, h, cfg.NumClasses, 1, 1, true))
+	}
+	// Reverse: finest first.
+	for i, j := 0, len(heads)-1; i < j; i, j = i+1, j-1 {
+		heads[i], heads[j] = heads[j], heads[i]
+	}
+	return heads
+}
+
+// conv is a channels-first convolution with "same" padding, explicit strides and kernel dilations 1.
+// Weights are [out, in, k...], He-normal initialised (fan-in = in*k^d); optional zero-initialised bias.
+func conv(ctx *context.Context, cfg Config, x *graph.Node, out, kernel, stride int, bias bool) *graph.Node {
+	in := x.Shape().Dimensions[1]
+	dims := []int{out, in}
+	fanIn := in
+	for range cfg.Dims {
+		dims = append(dims, kernel)
+		fanIn *= kernel
+	}
+	std := math.Sqrt(2 / float64(fanIn))
+	dtype := x.DType()
+	wShape := shapes.Make(dtype, dims...)
+	w := ctx.WithInitializer(func(g *graph.Graph, s shapes.Shape) *graph.Node {
+		return graph.MulScalar(ctx.RandomNormal(g, s), std)
+	}).VariableWithShape("weights", wShape).ValueGraph(x.Graph())
+	ones := make([]int, cfg.Dims)
+	for i := range ones {
+		ones[i] = 1
+	}
+	y := graph.Convolve(x, w).ChannelsAxis(timage.ChannelsFirst).Strides(stride).DilationPerAxis(ones...).PadSame().Done()
+	if bias {
+		b := ctx.WithInitializer(zerosInit).VariableWithShape("bias", shapes.Make(dtype, out)).ValueGraph(x.Graph())
+		y = graph.Add(y, graph.Reshape(b, channelShape(out, cfg.Dims)...))
+	}
+	return y
+}
+
+func zerosInit(g *graph.Graph, s shapes.Shape) *graph.Node { return graph.Zeros(g, s) }
+
+func onesInit(g *graph.Graph, s shapes.Shape) *graph.Node { return graph.Ones(g, s) }
+
+// channelShape is [1, c, 1, ...] for broadcasting a per-channel vector.
+func channelShape(c, dims int) []int {
+	s := []int{1, c}
+	for range dims {
+		s = append(s, 1)
+	}
+	return s
+}
+
+// convBlock is LeakyReLU(InstanceNorm(Conv3(x))). The conv has no bias: the norm's beta replaces it.
+func convBlock(ctx *context.Context, cfg Config, x *graph.Node, out, stride int) *graph.Node {
+	y := conv(ctx, cfg, x, out, 3, stride, false)
+	y = InstanceNorm(ctx.In("norm"), y, cfg.NormEpsilon)
+	return activations.LeakyReluWithAlpha(y, cfg.NegativeSlope)
+}
+
+// InstanceNorm normalises x [B, C, spatial...] over its spatial axes per (sample, channel) and
+// applies a learned per-channel scale ("gamma", init 1) and offset ("beta", init 0).
+func InstanceNorm(ctx *context.Context, x *graph.Node, eps float64) *graph.Node {
+	c := x.Shape().Dimensions[1]
+	dims := x.Rank() - 2
+	axes := make([]int, dims)
+	for i := range axes {
+		axes[i] = i + 2
+	}
+	mean := graph.ReduceAndKeep(x, graph.ReduceMean, axes...)
+	centered := graph.Sub(x, mean)
+	variance := graph.ReduceAndKeep(graph.Square(centered), graph.ReduceMean, axes...)
+	invStd := graph.Reciprocal(graph.Sqrt(graph.AddScalar(variance, eps)))
+	g := x.Graph()
+	gamma := ctx.WithInitializer(onesInit).VariableWithShape("gamma", shapes.Make(x.DType(), c)).ValueGraph(g)
+	beta := ctx.WithInitializer(zerosInit).VariableWithShape("beta", shapes.Make(x.DType(), c)).ValueGraph(g)
+	scale := graph.Mul(invStd, graph.Reshape(gamma, channelShape(c, dims)...))
+	return graph.Add(graph.Mul(centered, scale), graph.Reshape(beta, channelShape(c, dims)...))
+}
+
+// upsample is a kernel-2 stride-2 transposed convolution x [B, Cin, s...] -> [B, out, 2s...], written as
+// a 1x1 convolution to out*2^d channels (with bias) whose channel axis is unfolded into the 2^d
+// sub-voxel offsets: out[b, c, 2i+a, 2j+b', ...] = y[b, (c, a, b', ...), i, j, ...].
+func upsample(ctx *context.Context, cfg Config, x *graph.Node, out int) *graph.Node {
+	d := cfg.Dims
+	sub := 1 << d
+	y := conv(ctx, cfg, x, out*sub, 1, 1, true)
+	dimsIn := x.Shape().Dimensions
+	batch, spatial := dimsIn[0], dimsIn[2:]
+	// [B, out, 2, 2, (2), s0, s1, (s2)]
+	shape := []int{batch, out}
+	for range d {
+		shape = append(shape, 2)
+	}
+	shape = append(shape, spatial...)
+	y = graph.Reshape(y, shape...)
+	// -> [B, out, s0, 2, s1, 2, (s2, 2)]
+	perm := []int{0, 1}
+	for i := range d {
+		perm = append(perm, 2+d+i, 2+i)
+	}
+	y = graph.TransposeAllDims(y, perm...)
+	final := []int{batch, out}
+	for _, s := range spatial {
+		final = append(final, 2*s)
+	}
+	return graph.Reshape(y, final...)
+}
