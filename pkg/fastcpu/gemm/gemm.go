@@ -1,0 +1,449 @@
+// Package gemm is a float32 matrix multiply (BLAS SGEMM) for the fastcpu
+// GoMLX backend: convolutions lowered to GEMM (im2col / implicit GEMM) and
+// dot products.
+//
+// It computes, on row-major matrices,
+//
+//	C = alpha * op(A) * op(B) + beta * C
+//
+// where op(A) is m x k (A is stored k x m when transA) and op(B) is k x n
+// (B stored n x k when transB). C is m x n with row stride ldc. When beta is
+// zero C is only written, never read (NaNs in C do not propagate), as in BLAS.
+//
+// The algorithm is the Goto/BLIS one. The n dimension is cut in NC-column
+// blocks, k in KC-deep blocks and m in MC-row blocks. For each (NC, KC) block
+// op(B) is packed into NR-wide column panels (KC x NR, contiguous), for each
+// (MC, KC) block op(A) into MR-tall row panels; packing makes every inner
+// access unit-stride, handles the transposes once and pads edges with zeros.
+// A register-blocked micro-kernel then computes each MR x NR tile of C as KC
+// rank-1 updates held entirely in vector registers:
+//
+//	for p := 0; p < KC; p++ { Ctile += Apanel[:, p] (outer) Bpanel[p, :] }
+//
+// A B micro-panel stays in L1 while the kernel sweeps the MC/MR A panels of
+// the block (kept in L2). Kernels, chosen at start-up with golang.org/x/sys/cpu:
+//
+//	avx512  8 x 48 (24 zmm accumulators, A broadcast from memory)  amd64
+//	avx2    4 x 24 (12 ymm accumulators, FMA)                      amd64
+//	generic 4 x 4  (scalar Go, 16 accumulators)                    everywhere, and under the purego tag
+//
+// Work is split in independent blocks of C (columns first, then rows, then
+// batch entries), taken from a shared counter by up to runtime.GOMAXPROCS(0)
+// long-lived goroutines, each with its own pooled packing buffers, so a call
+// allocates nothing in steady state.
+package gemm
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// kernel describes one micro-kernel and its blocking parameters.
+type kernel struct {
+	name       string
+	mr, nr     int // register tile
+	kc, mc, nc int // cache blocks; mc multiple of mr, nc multiple of nr
+	fn         func(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+}
+
+var (
+	all    []*kernel // kernels usable on this CPU, slowest first
+	active *kernel   // kernel used by the entry points
+)
+
+// Kernel reports the name of the micro-kernel in use ("avx512", "avx2" or "generic").
+func Kernel() string { return active.name }
+
+// Kernels lists the micro-kernels this CPU and build support.
+func Kernels() []string {
+	names := make([]string, len(all))
+	for i, k := range all {
+		names[i] = k.name
+	}
+	return names
+}
+
+// SetKernel selects a micro-kernel by name (one of Kernels()) and returns the
+// name previously in use. It is meant for tests and benchmarks; it must not
+// be called while a multiplication runs.
+func SetKernel(name string) (previous string, err error) {
+	for _, k := range all {
+		if k.name == name {
+			previous = active.name
+			active = k
+			return previous, nil
+		}
+	}
+	return active.name, fmt.Errorf("gemm: kernel %q not available (have %v)", name, Kernels())
+}
+
+// ErrInvalid is wrapped by every argument error.
+var ErrInvalid = errors.New("gemm: invalid argument")
+
+// Sgemm computes C = alpha*op(A)*op(B) + beta*C in parallel (see package
+// doc). Arguments are validated first; invalid ones are a programmer error
+// and panic with the message of SgemmErr. Backends should call SgemmErr.
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if err := SgemmErr(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); err != nil {
+		panic(err)
+	}
+}
+
+// SgemmErr is Sgemm returning an error (wrapping ErrInvalid) instead of
+// panicking when sizes are negative, a leading dimension is too small or a
+// slice is too short. C is untouched when an error is returned.
+func SgemmErr(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) error {
+	return SgemmStrided(0, transA, transB, m, n, k, 1, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0)
+}
+
+// SgemmStrided computes batch independent products
+//
+//	C[i] = alpha * op(A[i]) * op(B[i]) + beta * C[i],  i = 0..batch-1
+//
+// where A[i] starts at a[i*strideA] (likewise B, C). A stride of 0 reuses
+// the same matrix (e.g. the weights of a convolution for every image of a
+// batch). The C matrices must not overlap each other nor A or B. workers
+// bounds the goroutines used (<= 0 means runtime.GOMAXPROCS(0); 1 runs in the
+// calling goroutine). Errors wrap ErrInvalid; C is untouched then.
+//
+// For a channels-first convolution lowered to GEMM per image, with
+// col[i] = im2col(x[i]) of shape [k = Cin*kd*kh*kw, n = D*H*W] and weights w
+// [Cout, k]: SgemmStrided(0, false, false, Cout, n, k, B, 1, w, k, 0, col, n,
+// k*n, 0, y, n, Cout*n) writes y as [B, Cout, D, H, W].
+func SgemmStrided(workers int, transA, transB bool, m, n, k, batch int, alpha float32,
+	a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int) error {
+	if m < 0 || n < 0 || k < 0 || batch < 0 {
+		return fmt.Errorf("%w: negative size m=%d n=%d k=%d batch=%d", ErrInvalid, m, n, k, batch)
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	if err := checkMatrix("A", a, ar, ac, lda, strideA, batch); err != nil {
+		return err
+	}
+	if err := checkMatrix("B", b, br, bc, ldb, strideB, batch); err != nil {
+		return err
+	}
+	if err := checkMatrix("C", c, m, n, ldc, strideC, batch); err != nil {
+		return err
+	}
+	if batch > 1 && strideC == 0 && m > 0 && n > 0 {
+		return fmt.Errorf("%w: strideC=0 with batch=%d would make the C matrices overlap", ErrInvalid, batch)
+	}
+	if m == 0 || n == 0 || batch == 0 {
+		return nil
+	}
+	if beta == 0 {
+		beta = 0 // -0 counts as zero: C is not read.
+	}
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	run(workers, transA, transB, m, n, k, batch, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC)
+	return nil
+}
+
+// checkMatrix verifies that s holds batch rows x cols matrices with leading
+// dimension ld, stride elements apart.
+func checkMatrix(name string, s []float32, rows, cols, ld, stride, batch int) error {
+	if ld < max(1, cols) {
+		return fmt.Errorf("%w: ld%s=%d must be >= max(1, %d columns)", ErrInvalid, lower(name), ld, cols)
+	}
+	if stride < 0 {
+		return fmt.Errorf("%w: stride%s=%d is negative", ErrInvalid, name, stride)
+	}
+	if rows == 0 || cols == 0 || batch == 0 {
+		return nil
+	}
+	need, ok := mulAdd(rows-1, ld, cols)
+	if ok && batch > 1 {
+		need, ok = mulAdd(batch-1, stride, need)
+	}
+	if !ok || len(s) < need {
+		if !ok {
+			return fmt.Errorf("%w: %s extent overflows int (%d x %d, ld=%d, batch=%d, stride=%d)", ErrInvalid, name, rows, cols, ld, batch, stride)
+		}
+		return fmt.Errorf("%w: %s has %d elements, needs %d (%d x %d, ld=%d, batch=%d, stride=%d)", ErrInvalid, name, len(s), need, rows, cols, ld, batch, stride)
+	}
+	return nil
+}
+
+func lower(s string) string { return string(rune(s[0]) + 'a' - 'A') }
+
+// mulAdd returns x*y+z for non-negative ints and whether it did not overflow.
+func mulAdd(x, y, z int) (int, bool) {
+	if x != 0 && y > (math.MaxInt-z)/x {
+		return 0, false
+	}
+	return x*y + z, true
+}
+
+// problem is one validated call, shared by the goroutines working on it.
+type problem struct {
+	kern                      *kernel
+	transA, transB            bool
+	m, n, k                   int
+	alpha, beta               float32
+	a, b, c                   []float32
+	lda, ldb, ldc             int
+	strideA, strideB, strideC int
+	mBlock, nBlock            int // rows / columns of C per task
+	mTasks, nTasks, tasks     int
+	next                      atomic.Int64
+	wg                        sync.WaitGroup
+}
+
+var problemPool = sync.Pool{New: func() any { return new(problem) }}
+
+// minTaskFlops is the work below which a call is not split further.
+const minTaskFlops = 1 << 20
+
+func run(workers int, transA, transB bool, m, n, k, batch int, alpha float32,
+	a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int) {
+	p := problemPool.Get().(*problem)
+	kern := active
+	*p = problem{kern: kern, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
+		a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc, strideA: strideA, strideB: strideB, strideC: strideC}
+
+	// Split each product in column blocks (multiples of nr), then row blocks
+	// (multiples of mr), aiming at about 4 tasks per worker for balance.
+	flops := 2 * float64(m) * float64(n) * float64(max(k, 1)) * float64(batch)
+	want := 1
+	if workers > 1 {
+		want = int(min(float64(4*workers), flops/minTaskFlops))
+	}
+	perMat := max(1, (want+batch-1)/batch)
+	nBlocks := min(perMat, ceilDiv(n, kern.nr))
+	p.nBlock = roundUp(ceilDiv(n, nBlocks), kern.nr)
+	p.nTasks = ceilDiv(n, p.nBlock)
+	mBlocks := min(max(1, perMat/p.nTasks), ceilDiv(m, kern.mr))
+	p.mBlock = roundUp(ceilDiv(m, mBlocks), kern.mr)
+	p.mTasks = ceilDiv(m, p.mBlock)
+	p.tasks = p.mTasks * p.nTasks * batch
+
+	w := min(workers, p.tasks)
+	if w > 1 {
+		startWorkers(w - 1)
+		p.wg.Add(w - 1)
+		for i := 0; i < w-1; i++ {
+			workCh <- p
+		}
+	}
+	p.work()
+	if w > 1 {
+		p.wg.Wait()
+	}
+	*p = problem{}
+	problemPool.Put(p)
+}
+
+var (
+	workCh      = make(chan *problem)
+	workersMu   sync.Mutex
+	workersLive int
+)
+
+// startWorkers makes sure at least n pool goroutines are running.
+func startWorkers(n int) {
+	workersMu.Lock()
+	for ; workersLive < n; workersLive++ {
+		go func() {
+			for p := range workCh {
+				p.work()
+				p.wg.Done()
+			}
+		}()
+	}
+	workersMu.Unlock()
+}
+
+// buffers are one goroutine's packing areas for a kernel.
+type buffers struct {
+	kern *kernel
+	a, b []float32
+	tile []float32
+}
+
+var bufPool sync.Pool
+
+func getBuffers(k *kernel) *buffers {
+	if v := bufPool.Get(); v != nil {
+		buf := v.(*buffers)
+		if buf.kern == k {
+			return buf
+		}
+	}
+	return &buffers{
+		kern: k,
+		a:    make([]float32, k.mc*k.kc),
+		b:    make([]float32, k.kc*k.nc),
+		tile: make([]float32, k.mr*k.nr),
+	}
+}
+
+// work takes tasks until none is left.
+func (p *problem) work() {
+	buf := getBuffers(p.kern)
+	perMat := p.mTasks * p.nTasks
+	for {
+		t := int(p.next.Add(1) - 1)
+		if t >= p.tasks {
+			break
+		}
+		bi, r := t/perMat, t%perMat
+		i0 := (r / p.nTasks) * p.mBlock
+		j0 := (r % p.nTasks) * p.nBlock
+		p.block(buf, p.a[bi*p.strideA:], p.b[bi*p.strideB:], p.c[bi*p.strideC:],
+			i0, min(i0+p.mBlock, p.m), j0, min(j0+p.nBlock, p.n))
+	}
+	bufPool.Put(buf)
+}
+
+// block computes rows [i0,i1) x columns [j0,j1) of one product, serially.
+func (p *problem) block(buf *buffers, a, b, c []float32, i0, i1, j0, j1 int) {
+	kern := p.kern
+	if p.k == 0 || p.alpha == 0 {
+		scaleC(c, p.ldc, i0, i1, j0, j1, p.beta)
+		return
+	}
+	for jc := j0; jc < j1; jc += kern.nc {
+		nc := min(kern.nc, j1-jc)
+		for pc := 0; pc < p.k; pc += kern.kc {
+			kc := min(kern.kc, p.k-pc)
+			packB(buf.b, b, p.ldb, p.transB, pc, kc, jc, nc, kern.nr)
+			beta := p.beta
+			if pc > 0 {
+				beta = 1
+			}
+			for ic := i0; ic < i1; ic += kern.mc {
+				mc := min(kern.mc, i1-ic)
+				packA(buf.a, a, p.lda, p.transA, ic, mc, pc, kc, kern.mr)
+				p.macro(buf, kc, mc, nc, c[ic*p.ldc+jc:], beta)
+			}
+		}
+	}
+}
+
+// macro runs the micro-kernel over an mc x nc block of C from packed panels.
+func (p *problem) macro(buf *buffers, kc, mc, nc int, c []float32, beta float32) {
+	kern := p.kern
+	mr, nr, ldc := kern.mr, kern.nr, p.ldc
+	for jr := 0; jr < nc; jr += nr {
+		nn := min(nr, nc-jr)
+		pb := &buf.b[jr*kc]
+		for ir := 0; ir < mc; ir += mr {
+			mm := min(mr, mc-ir)
+			pa := &buf.a[ir*kc]
+			if mm == mr && nn == nr {
+				kern.fn(kc, pa, pb, nr, &c[ir*ldc+jr], ldc, p.alpha, beta)
+				continue
+			}
+			// Edge tile: compute the full tile aside, merge the valid part.
+			tile := buf.tile
+			kern.fn(kc, pa, pb, nr, &tile[0], nr, p.alpha, 0)
+			for i := 0; i < mm; i++ {
+				row := c[(ir+i)*ldc+jr : (ir+i)*ldc+jr+nn]
+				t := tile[i*nr : i*nr+nn]
+				if beta == 0 {
+					copy(row, t)
+					continue
+				}
+				for j := range row {
+					row[j] = t[j] + beta*row[j]
+				}
+			}
+		}
+	}
+}
+
+// scaleC sets C = beta*C on a block (C = 0 when beta is zero).
+func scaleC(c []float32, ldc, i0, i1, j0, j1 int, beta float32) {
+	for i := i0; i < i1; i++ {
+		row := c[i*ldc+j0 : i*ldc+j1]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		if beta == 1 {
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+// packA copies op(A)[i0:i0+mc, p0:p0+kc] into mr-row panels: panel q holds,
+// for each p, the mr values op(A)[i0+q*mr+r, p0+p], zero padded past mc.
+func packA(dst, a []float32, lda int, trans bool, i0, mc, p0, kc, mr int) {
+	for q := 0; q < mc; q += mr {
+		rows := min(mr, mc-q)
+		panel := dst[q*kc : q*kc+mr*kc]
+		if trans {
+			// op(A)[i, p] = a[p*lda + i]: mr contiguous values per p.
+			for p := 0; p < kc; p++ {
+				src := a[(p0+p)*lda+i0+q:]
+				d := panel[p*mr : p*mr+mr]
+				copy(d, src[:rows])
+				clear(d[rows:])
+			}
+			continue
+		}
+		// op(A)[i, p] = a[i*lda + p]: walk each row, write with stride mr.
+		for r := 0; r < rows; r++ {
+			src := a[(i0+q+r)*lda+p0 : (i0+q+r)*lda+p0+kc]
+			for p, v := range src {
+				panel[p*mr+r] = v
+			}
+		}
+		for r := rows; r < mr; r++ {
+			for p := 0; p < kc; p++ {
+				panel[p*mr+r] = 0
+			}
+		}
+	}
+}
+
+// packB copies op(B)[p0:p0+kc, j0:j0+nc] into nr-column panels: panel q
+// holds, for each p, the nr values op(B)[p0+p, j0+q*nr+c], zero padded past nc.
+func packB(dst, b []float32, ldb int, trans bool, p0, kc, j0, nc, nr int) {
+	for q := 0; q < nc; q += nr {
+		cols := min(nr, nc-q)
+		panel := dst[q*kc : q*kc+nr*kc]
+		if !trans {
+			for p := 0; p < kc; p++ {
+				d := panel[p*nr : p*nr+nr]
+				copy(d, b[(p0+p)*ldb+j0+q:(p0+p)*ldb+j0+q+cols])
+				clear(d[cols:])
+			}
+			continue
+		}
+		// op(B)[p, j] = b[j*ldb + p].
+		for cc := 0; cc < cols; cc++ {
+			src := b[(j0+q+cc)*ldb+p0 : (j0+q+cc)*ldb+p0+kc]
+			for p, v := range src {
+				panel[p*nr+cc] = v
+			}
+		}
+		for cc := cols; cc < nr; cc++ {
+			for p := 0; p < kc; p++ {
+				panel[p*nr+cc] = 0
+			}
+		}
+	}
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+func roundUp(a, b int) int { return ceilDiv(a, b) * b }
+
+var _ = unsafe.Pointer(nil)

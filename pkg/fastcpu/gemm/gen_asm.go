@@ -1,0 +1,203 @@
+//go:build ignore
+
+// gen_asm writes kernel_amd64.s, the register-blocked micro-kernels.
+// Run with: go run gen_asm.go (go generate ./pkg/fastcpu/gemm).
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+var sb strings.Builder
+
+func p(format string, args ...any) { fmt.Fprintf(&sb, "\t"+format+"\n", args...) }
+func label(l string)               { fmt.Fprintf(&sb, "%s:\n", l) }
+
+// Argument frame shared by all kernels:
+// func(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+const frame = "$0-56"
+
+func prologue(name string) {
+	fmt.Fprintf(&sb, "\n// func %s(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)\n", name)
+	fmt.Fprintf(&sb, "TEXT ·%s(SB), NOSPLIT, %s\n", name, frame)
+	p("MOVQ k+0(FP), CX")
+	p("MOVQ a+8(FP), SI")
+	p("MOVQ b+16(FP), DI")
+	p("MOVQ ldb+24(FP), R8")
+	p("SHLQ $2, R8")
+	p("MOVQ c+32(FP), DX")
+	p("MOVQ ldc+40(FP), R9")
+	p("SHLQ $2, R9")
+}
+
+// avx512 generates an mr x (16*nv) kernel: accumulators Z0.., B rows in
+// Z(mr*nv).., A elements via embedded broadcast.
+func avx512(name string, mr, nv, unroll int) {
+	prologue(name)
+	acc := func(r, v int) string { return fmt.Sprintf("Z%d", r*nv+v) }
+	breg := func(v int) string { return fmt.Sprintf("Z%d", mr*nv+v) }
+	// prefetch C rows
+	p("MOVQ DX, R10")
+	for r := 0; r < mr; r++ {
+		for v := 0; v < nv; v += 1 {
+			p("PREFETCHT0 %d(R10)", v*64)
+		}
+		p("ADDQ R9, R10")
+	}
+	for r := 0; r < mr; r++ {
+		for v := 0; v < nv; v++ {
+			p("VPXORD %s, %s, %s", acc(r, v), acc(r, v), acc(r, v))
+		}
+	}
+	step := func() {
+		for v := 0; v < nv; v++ {
+			p("VMOVUPS %d(DI), %s", v*64, breg(v))
+		}
+		for r := 0; r < mr; r++ {
+			for v := 0; v < nv; v++ {
+				p("VFMADD231PS.BCST %d(SI), %s, %s", 4*r, breg(v), acc(r, v))
+			}
+		}
+		p("ADDQ $%d, SI", 4*mr)
+		p("ADDQ R8, DI")
+	}
+	if unroll > 1 {
+		p("CMPQ CX, $%d", unroll)
+		p("JLT %s_tail", name)
+		label(name + "_loop")
+		for u := 0; u < unroll; u++ {
+			step()
+		}
+		p("SUBQ $%d, CX", unroll)
+		p("CMPQ CX, $%d", unroll)
+		p("JGE %s_loop", name)
+		label(name + "_tail")
+		p("TESTQ CX, CX")
+		p("JZ %s_store", name)
+	}
+	label(name + "_one")
+	step()
+	p("DECQ CX")
+	p("JNZ %s_one", name)
+	label(name + "_store")
+	alpha, beta := fmt.Sprintf("Z%d", 30), fmt.Sprintf("Z%d", 31)
+	p("VBROADCASTSS alpha+48(FP), %s", alpha)
+	p("MOVL beta+52(FP), AX")
+	p("TESTL AX, AX")
+	p("JZ %s_nobeta", name)
+	p("VBROADCASTSS beta+52(FP), %s", beta)
+	for r := 0; r < mr; r++ {
+		for v := 0; v < nv; v++ {
+			p("VMULPS %s, %s, %s", alpha, acc(r, v), acc(r, v))
+			p("VFMADD231PS %d(DX), %s, %s", v*64, beta, acc(r, v))
+			p("VMOVUPS %s, %d(DX)", acc(r, v), v*64)
+		}
+		p("ADDQ R9, DX")
+	}
+	p("VZEROUPPER")
+	p("RET")
+	label(name + "_nobeta")
+	for r := 0; r < mr; r++ {
+		for v := 0; v < nv; v++ {
+			p("VMULPS %s, %s, %s", alpha, acc(r, v), acc(r, v))
+			p("VMOVUPS %s, %d(DX)", acc(r, v), v*64)
+		}
+		p("ADDQ R9, DX")
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// avx2 generates an mr x (8*nv) FMA kernel: accumulators Y0.., B rows in
+// Y(mr*nv).., broadcast register Y15.
+func avx2(name string, mr, nv, unroll int) {
+	prologue(name)
+	acc := func(r, v int) string { return fmt.Sprintf("Y%d", r*nv+v) }
+	breg := func(v int) string { return fmt.Sprintf("Y%d", mr*nv+v) }
+	if mr*nv+nv > 15 {
+		panic("too many registers")
+	}
+	p("MOVQ DX, R10")
+	for r := 0; r < mr; r++ {
+		for v := 0; v < nv; v += 2 {
+			p("PREFETCHT0 %d(R10)", v*32)
+		}
+		p("ADDQ R9, R10")
+	}
+	for r := 0; r < mr; r++ {
+		for v := 0; v < nv; v++ {
+			p("VXORPS %s, %s, %s", acc(r, v), acc(r, v), acc(r, v))
+		}
+	}
+	step := func() {
+		for v := 0; v < nv; v++ {
+			p("VMOVUPS %d(DI), %s", v*32, breg(v))
+		}
+		for r := 0; r < mr; r++ {
+			p("VBROADCASTSS %d(SI), Y15", 4*r)
+			for v := 0; v < nv; v++ {
+				p("VFMADD231PS %s, Y15, %s", breg(v), acc(r, v))
+			}
+		}
+		p("ADDQ $%d, SI", 4*mr)
+		p("ADDQ R8, DI")
+	}
+	if unroll > 1 {
+		p("CMPQ CX, $%d", unroll)
+		p("JLT %s_tail", name)
+		label(name + "_loop")
+		for u := 0; u < unroll; u++ {
+			step()
+		}
+		p("SUBQ $%d, CX", unroll)
+		p("CMPQ CX, $%d", unroll)
+		p("JGE %s_loop", name)
+		label(name + "_tail")
+		p("TESTQ CX, CX")
+		p("JZ %s_store", name)
+	}
+	label(name + "_one")
+	step()
+	p("DECQ CX")
+	p("JNZ %s_one", name)
+	label(name + "_store")
+	// alpha in Y15; beta broadcast into the B registers' first slot.
+	p("VBROADCASTSS alpha+48(FP), Y15")
+	p("MOVL beta+52(FP), AX")
+	p("TESTL AX, AX")
+	p("JZ %s_nobeta", name)
+	beta := breg(0)
+	p("VBROADCASTSS beta+52(FP), %s", beta)
+	for r := 0; r < mr; r++ {
+		for v := 0; v < nv; v++ {
+			p("VMULPS Y15, %s, %s", acc(r, v), acc(r, v))
+			p("VFMADD231PS %d(DX), %s, %s", v*32, beta, acc(r, v))
+			p("VMOVUPS %s, %d(DX)", acc(r, v), v*32)
+		}
+		p("ADDQ R9, DX")
+	}
+	p("VZEROUPPER")
+	p("RET")
+	label(name + "_nobeta")
+	for r := 0; r < mr; r++ {
+		for v := 0; v < nv; v++ {
+			p("VMULPS Y15, %s, %s", acc(r, v), acc(r, v))
+			p("VMOVUPS %s, %d(DX)", acc(r, v), v*32)
+		}
+		p("ADDQ R9, DX")
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
+func main() {
+	sb.WriteString("// Code generated by gen_asm.go; DO NOT EDIT.\n\n//go:build amd64 && !purego\n\n#include \"textflag.h\"\n")
+	avx512("kernel8x48AVX512", 8, 3, 2)
+	avx2("kernel4x24AVX2", 4, 3, 2)
+	if err := os.WriteFile("kernel_amd64.s", []byte(sb.String()), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}

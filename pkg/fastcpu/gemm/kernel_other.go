@@ -1,0 +1,8 @@
+//go:build !amd64 || purego
+
+package gemm
+
+func init() {
+	all = append(all, kernGeneric)
+	active = kernGeneric
+}
