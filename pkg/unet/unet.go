@@ -28,9 +28,9 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
+	timage "github.com/gomlx/gomlx/pkg/core/tensors/images"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/layers/activations"
-	timage "github.com/gomlx/gomlx/pkg/core/tensors/images"
 )
 
 // Context hyperparameters read by Config.FromContext when the corresponding Config field is zero.
