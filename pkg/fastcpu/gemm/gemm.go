@@ -40,7 +40,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 )
 
 // kernel describes one micro-kernel and its blocking parameters.
@@ -303,7 +302,7 @@ func (p *problem) work() {
 		bi, r := t/perMat, t%perMat
 		i0 := (r / p.nTasks) * p.mBlock
 		j0 := (r % p.nTasks) * p.nBlock
-		p.block(buf, p.a[bi*p.strideA:], p.b[bi*p.strideB:], p.c[bi*p.strideC:],
+		p.block(buf, tail(p.a, bi*p.strideA), tail(p.b, bi*p.strideB), p.c[bi*p.strideC:],
 			i0, min(i0+p.mBlock, p.m), j0, min(j0+p.nBlock, p.n))
 	}
 	bufPool.Put(buf)
@@ -446,4 +445,10 @@ func packB(dst, b []float32, ldb int, trans bool, p0, kc, j0, nc, nr int) {
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 func roundUp(a, b int) int { return ceilDiv(a, b) * b }
 
-var _ = unsafe.Pointer(nil)
+// tail returns s[off:], or nil when off is past the end (unreferenced operands).
+func tail(s []float32, off int) []float32 {
+	if off > len(s) {
+		return nil
+	}
+	return s[off:]
+}
