@@ -1,0 +1,239 @@
+package volume
+
+import (
+	"fmt"
+	"math"
+)
+
+// Interp is an interpolation mode along one axis.
+type Interp int
+
+// Interpolation modes.
+const (
+	Linear Interp = iota
+	Nearest
+)
+
+func (m Interp) String() string {
+	if m == Nearest {
+		return "nearest"
+	}
+	return "linear"
+}
+
+// MarshalText writes "linear" or "nearest".
+func (m Interp) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText reads "linear" or "nearest".
+func (m *Interp) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "linear":
+		*m = Linear
+	case "nearest":
+		*m = Nearest
+	default:
+		return fmt.Errorf("volume: interpolation %q: want linear or nearest", b)
+	}
+	return nil
+}
+
+// AnisotropyThreshold is nnU-Net's ratio of largest to smallest spacing above
+// which a volume is resampled in-plane only, with nearest neighbour along the
+// low-resolution axis.
+const AnisotropyThreshold = 3.0
+
+// ShapeForSpacing is the shape that covers the same extent at spacing target:
+// round(shape*spacing/target), at least 1.
+func ShapeForSpacing(shape [3]int, spacing, target [3]float64) [3]int {
+	var out [3]int
+	for i := range out {
+		out[i] = max(1, int(math.Round(float64(shape[i])*spacing[i]/target[i])))
+	}
+	return out
+}
+
+// SeparateAxis returns the axis nnU-Net resamples separately (nearest, out of
+// plane) when going from spacing to target, or -1: the unique largest-spacing
+// axis of spacing if its max/min ratio exceeds threshold, else the same test on
+// target.
+func SeparateAxis(spacing, target [3]float64, threshold float64) int {
+	for _, s := range [][3]float64{spacing, target} {
+		lo, hi := math.Min(s[0], math.Min(s[1], s[2])), math.Max(s[0], math.Max(s[1], s[2]))
+		if hi/lo > threshold {
+			axis, n := -1, 0
+			for i := range s {
+				if s[i] == hi {
+					axis, n = i, n+1
+				}
+			}
+			if n == 1 {
+				return axis
+			}
+			return -1
+		}
+	}
+	return -1
+}
+
+// AxisModes returns the per-axis interpolation for resampling: linear
+// everywhere, nearest along the separate axis (if not -1).
+func AxisModes(separate int) [3]Interp {
+	var m [3]Interp
+	if separate >= 0 {
+		m[separate] = Nearest
+	}
+	return m
+}
+
+// axisMap holds, per output index, the two source indices and the weight of
+// the second. Voxel centres are aligned: output o sits at source coordinate
+// (o+0.5)*n/m - 0.5, clamped to the source grid (edge values extend).
+type axisMap struct {
+	i0, i1 []int
+	w      []float32
+}
+
+func newAxisMap(n, m int, mode Interp) axisMap {
+	a := axisMap{make([]int, m), make([]int, m), make([]float32, m)}
+	s := float64(n) / float64(m)
+	for o := 0; o < m; o++ {
+		c := (float64(o)+0.5)*s - 0.5
+		c = math.Max(0, math.Min(float64(n-1), c))
+		if mode == Nearest {
+			i := int(math.Floor(c + 0.5))
+			a.i0[o], a.i1[o] = i, i
+			continue
+		}
+		i := int(math.Floor(c))
+		w := c - float64(i)
+		if i >= n-1 {
+			i, w = n-1, 0
+		}
+		a.i0[o], a.i1[o], a.w[o] = i, min(i+1, n-1), float32(w)
+	}
+	return a
+}
+
+// resampledGeometry sets the affine and spacing of a volume resampled from
+// src to shape with aligned voxel centres.
+func resampledGeometry(src *Volume, shape [3]int) *Volume {
+	out := &Volume{Shape: shape, Channels: src.Channels}
+	var t [4][4]float64
+	t[3][3] = 1
+	for i := 0; i < 3; i++ {
+		s := float64(src.Shape[i]) / float64(shape[i])
+		t[i][i] = s
+		t[i][3] = 0.5*s - 0.5
+		out.Spacing[i] = src.Spacing[i] * s
+	}
+	out.Affine = matMul(src.Affine, t)
+	out.Data = make([]float32, src.Channels*shape[0]*shape[1]*shape[2])
+	return out
+}
+
+// Resample resamples every channel to shape, interpolating along each axis with
+// modes (Linear: trilinear/bilinear; Nearest). Voxel centres are aligned so the
+// volume keeps its world extent; spacing and affine are updated.
+func (v *Volume) Resample(shape [3]int, modes [3]Interp) *Volume {
+	out := resampledGeometry(v, shape)
+	if shape == v.Shape {
+		copy(out.Data, v.Data)
+		return out
+	}
+	ax, ay, az := newAxisMap(v.Shape[0], shape[0], modes[0]), newAxisMap(v.Shape[1], shape[1], modes[1]), newAxisMap(v.Shape[2], shape[2], modes[2])
+	X, Y := v.Shape[0], v.Shape[1]
+	n, m := v.NumVoxels(), shape[0]*shape[1]*shape[2]
+	for c := 0; c < v.Channels; c++ {
+		src, dst := v.Data[c*n:(c+1)*n], out.Data[c*m:(c+1)*m]
+		parallelFor(shape[2], func(lo, hi int) {
+			for z := lo; z < hi; z++ {
+				z0, z1, wz := X*Y*az.i0[z], X*Y*az.i1[z], az.w[z]
+				for y := 0; y < shape[1]; y++ {
+					y0, y1, wy := X*ay.i0[y], X*ay.i1[y], ay.w[y]
+					r00, r01, r10, r11 := src[z0+y0:], src[z0+y1:], src[z1+y0:], src[z1+y1:]
+					d := dst[shape[0]*(y+shape[1]*z):]
+					for x := 0; x < shape[0]; x++ {
+						x0, x1, wx := ax.i0[x], ax.i1[x], ax.w[x]
+						a := r00[x0] + wx*(r00[x1]-r00[x0])
+						b := r01[x0] + wx*(r01[x1]-r01[x0])
+						e := r10[x0] + wx*(r10[x1]-r10[x0])
+						f := r11[x0] + wx*(r11[x1]-r11[x0])
+						g := a + wy*(b-a)
+						h := e + wy*(f-e)
+						d[x] = g + wz*(h-g)
+					}
+				}
+			}
+		})
+	}
+	return out
+}
+
+// ResampleLabels resamples a label map (channel 0, integer values) to shape the
+// nnU-Net way: each label is one-hot encoded, interpolated with modes, and every
+// output voxel takes the label with the largest interpolated value (ties go to
+// the smaller label). Labels are never mixed into values that do not exist.
+func (v *Volume) ResampleLabels(shape [3]int, modes [3]Interp) (*Volume, error) {
+	if v.Channels != 1 {
+		return nil, fmt.Errorf("volume: label map has %d channels, want 1", v.Channels)
+	}
+	out := resampledGeometry(v, shape)
+	if shape == v.Shape {
+		copy(out.Data, v.Data)
+		return out, nil
+	}
+	ax, ay, az := newAxisMap(v.Shape[0], shape[0], modes[0]), newAxisMap(v.Shape[1], shape[1], modes[1]), newAxisMap(v.Shape[2], shape[2], modes[2])
+	X, Y := v.Shape[0], v.Shape[1]
+	src, dst := v.Data, out.Data
+	parallelFor(shape[2], func(lo, hi int) {
+		var lab [8]float32
+		var wt [8]float32
+		for z := lo; z < hi; z++ {
+			zi := [2]int{X * Y * az.i0[z], X * Y * az.i1[z]}
+			zw := [2]float32{1 - az.w[z], az.w[z]}
+			for y := 0; y < shape[1]; y++ {
+				yi := [2]int{X * ay.i0[y], X * ay.i1[y]}
+				yw := [2]float32{1 - ay.w[y], ay.w[y]}
+				d := dst[shape[0]*(y+shape[1]*z):]
+				for x := 0; x < shape[0]; x++ {
+					xi := [2]int{ax.i0[x], ax.i1[x]}
+					xw := [2]float32{1 - ax.w[x], ax.w[x]}
+					k := 0
+					same := true
+					for dz := 0; dz < 2; dz++ {
+						for dy := 0; dy < 2; dy++ {
+							row := zi[dz] + yi[dy]
+							for dx := 0; dx < 2; dx++ {
+								lab[k] = src[row+xi[dx]]
+								wt[k] = zw[dz] * yw[dy] * xw[dx]
+								same = same && lab[k] == lab[0]
+								k++
+							}
+						}
+					}
+					if same {
+						d[x] = lab[0]
+						continue
+					}
+					best, bestW := lab[0], float32(-1)
+					for i := 0; i < 8; i++ {
+						if wt[i] == 0 {
+							continue
+						}
+						var s float32
+						for j := 0; j < 8; j++ {
+							if lab[j] == lab[i] {
+								s += wt[j]
+							}
+						}
+						if s > bestW || (s == bestW && lab[i] < best) {
+							best, bestW = lab[i], s
+						}
+					}
+					d[x] = best
+				}
+			}
+		}
+	})
+	return out, nil
+}
