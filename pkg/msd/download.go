@@ -337,6 +337,10 @@ func (d *Downloader) fetchArchive(ctx context.Context, t Task, archive string) (
 			break
 		}
 		if !retry || i >= attempts || ctx.Err() != nil {
+			if fi, serr := os.Stat(part); serr == nil && fi.Size() == 0 {
+				os.Remove(part)
+				return "", 0, err
+			}
 			return "", 0, fmt.Errorf("%w (the partial download %s is kept; run again to resume)", err, part)
 		}
 		wait := min(time.Duration(i)*delay, 30*time.Second)
