@@ -121,7 +121,6 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, "Task99_Test.tar", time.Unix(1e9, 0), bytes.NewReader(s.data))
 }
 
-
 func (s *server) requests() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
