@@ -17,8 +17,8 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="$REPO/bin"
 KDIR="$REPO/.jupyter/kernels/gonb"
 GOPLS_VERSION="v0.23.0"
-# Backend the kernel uses unless the user sets GOMLX_BACKEND in their own shell.
-KERNEL_BACKEND="${KERNEL_BACKEND:-fastcpu}"
+# GOMLX_BACKEND for notebooks: "auto" lets pkg/backend choose (GPU plugin, XLA CPU, else fastcpu).
+KERNEL_BACKEND="${KERNEL_BACKEND:-auto}"
 
 say()  { printf '[kernel-setup] %s\n' "$*"; }
 fail() { printf '[kernel-setup] ERROR: %s\n' "$*" >&2; exit 1; }
