@@ -27,11 +27,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/xla"
+
+	_ "github.com/msdkit/msdkit/pkg/fastcpu" // registers CPUBackend
 )
 
 // CPUBackend is the backend used when no XLA plugin is usable.
@@ -203,9 +206,23 @@ func NewWith(w io.Writer, explicit string) (backends.Backend, Choice, error) {
 	if w != nil {
 		fmt.Fprintln(w, c)
 	}
-	b, err := backends.NewWithConfig(c.Config)
+	name, _, _ := strings.Cut(c.Config, ":")
+	if !slices.Contains(backends.List(), name) {
+		return nil, c, fmt.Errorf("backend %q (%s): unknown backend %q, available: %s", c.Config, c.Reason, name, strings.Join(backends.List(), ", "))
+	}
+	b, err := create(c.Config)
 	if err != nil {
 		return nil, c, fmt.Errorf("backend %q (%s): %w", c.Config, c.Reason, err)
 	}
 	return b, c, nil
+}
+
+// create calls GoMLX's constructor, turning its panics into errors.
+func create(config string) (b backends.Backend, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return backends.NewWithConfig(config)
 }

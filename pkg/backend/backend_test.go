@@ -93,3 +93,21 @@ func TestDecide(t *testing.T) {
 		})
 	}
 }
+
+func TestNewOnThisMachine(t *testing.T) {
+	var out strings.Builder
+	b, c, err := NewWith(&out, CPUBackend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Finalize()
+	if !strings.HasPrefix(out.String(), "backend fastcpu (set by argument)") {
+		t.Errorf("printed %q", out.String())
+	}
+	if c.Config != CPUBackend {
+		t.Errorf("config %q", c.Config)
+	}
+	if _, _, err := NewWith(nil, "nosuchbackend"); err == nil || !strings.Contains(err.Error(), "nosuchbackend") {
+		t.Errorf("unknown backend: err = %v", err)
+	}
+}
