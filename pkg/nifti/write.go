@@ -1,0 +1,157 @@
+package nifti
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// WriteOptions control Write.
+type WriteOptions struct {
+	// GzipLevel is the compression level for .gz files (default 1, as nibabel).
+	GzipLevel int
+	// Format forces FormatNIfTI2; by default NIfTI-1 is written unless a dim
+	// exceeds 32767.
+	Format Format
+}
+
+// Write writes img to path as a single-file NIfTI (.nii, or gzipped when the
+// name ends in .gz), little-endian, through a temporary file renamed into
+// place. NIfTI-2 is used when a dimension does not fit NIfTI-1's int16.
+func Write(path string, img *Image) error {
+	return WriteWith(path, img, WriteOptions{})
+}
+
+// WriteWith is Write with options.
+func WriteWith(path string, img *Image, opt WriteOptions) error {
+	if err := writeFile(path, img, opt); err != nil {
+		return fmt.Errorf("nifti: writing %s: %w", path, err)
+	}
+	return nil
+}
+
+func writeFile(path string, img *Image, opt WriteOptions) error {
+	if img == nil {
+		return errors.New("nil image")
+	}
+	lower := strings.ToLower(path)
+	gz := strings.HasSuffix(lower, ".gz")
+	if base := strings.TrimSuffix(lower, ".gz"); !strings.HasSuffix(base, ".nii") {
+		return fmt.Errorf("file name must end in .nii or .nii.gz")
+	}
+	h := img.Header
+	if err := h.validate(); err != nil {
+		return err
+	}
+	nbytes := int64(h.NumVoxels()) * int64(h.Datatype.Size())
+	if int64(len(img.data)) != nbytes {
+		return fmt.Errorf("image holds %d bytes, header needs %d", len(img.data), nbytes)
+	}
+	format := FormatNIfTI1
+	if opt.Format == FormatNIfTI2 {
+		format = FormatNIfTI2
+	}
+	for i := 0; i < 8; i++ {
+		if h.Dim[i] > math.MaxInt16 {
+			format = FormatNIfTI2
+		}
+	}
+	for i := h.NDim() + 1; i < 8; i++ {
+		h.Dim[i] = 1
+	}
+	if h.Format == FormatANALYZE {
+		// Carry the ANALYZE geometry over as an sform.
+		h.SetSForm(h.analyzeAffine(), XformAlignedAnat)
+		h.Pixdim[0] = 1
+	}
+	ext := encodeExtensions(h.Extensions)
+	off := int64(SizeofHdr1) + int64(len(ext))
+	if format == FormatNIfTI2 {
+		off = int64(SizeofHdr2) + int64(len(ext))
+	}
+	hdr := h.encode(format, true, off)
+
+	level := opt.GzipLevel
+	if level == 0 {
+		level = 1
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmpName := tmp.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmpName)
+		}
+	}()
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	var w io.Writer = bw
+	var zw *gzip.Writer
+	if gz {
+		if zw, err = gzip.NewWriterLevel(bw, level); err != nil {
+			return err
+		}
+		w = zw
+	}
+	if _, err := w.Write(hdr); err != nil {
+		return err
+	}
+	if _, err := w.Write(ext); err != nil {
+		return err
+	}
+	if err := writeData(w, img.data, dtTable[h.Datatype].swap); err != nil {
+		return err
+	}
+	if zw != nil {
+		if err := zw.Close(); err != nil {
+			return err
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmpName, 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmpName, path); err != nil {
+		return err
+	}
+	ok = true
+	return nil
+}
+
+// writeData writes native-order voxel bytes as little-endian.
+func writeData(w io.Writer, data []byte, unit int) error {
+	if nativeOrder == binary.LittleEndian || unit <= 1 {
+		_, err := w.Write(data)
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	for len(data) > 0 {
+		n := min(len(buf)/unit*unit, len(data))
+		copy(buf, data[:n])
+		swapBytes(buf[:n], unit)
+		if _, err := w.Write(buf[:n]); err != nil {
+			return err
+		}
+		data = data[n:]
+	}
+	return nil
+}
