@@ -36,12 +36,13 @@ type progress struct {
 	last      time.Time
 	interval  time.Duration
 	htmlID    string
+	count     func(int64) string // formats amounts (default HumanBytes)
 }
 
 // newProgress starts a report on w (nil: quiet). interval is the time between
 // lines in line mode (0: 10 s).
 func newProgress(w io.Writer, label string, total, done int64, interval time.Duration) *progress {
-	p := &progress{w: w, label: label, total: total, done: done, startDone: done, start: time.Now(), interval: interval}
+	p := &progress{w: w, label: label, total: total, done: done, startDone: done, start: time.Now(), interval: interval, count: HumanBytes}
 	switch {
 	case w == nil:
 		p.mode = modeQuiet
@@ -116,12 +117,12 @@ func (p *progress) draw(final bool, note ...string) {
 	}
 	var stats strings.Builder
 	if frac >= 0 {
-		fmt.Fprintf(&stats, "%5.1f%% %s / %s", 100*frac, HumanBytes(p.done), HumanBytes(p.total))
+		fmt.Fprintf(&stats, "%5.1f%% %s / %s", 100*frac, p.count(p.done), p.count(p.total))
 	} else {
-		fmt.Fprintf(&stats, "%s", HumanBytes(p.done))
+		fmt.Fprintf(&stats, "%s", p.count(p.done))
 	}
 	if rate > 0 {
-		fmt.Fprintf(&stats, ", %s/s", HumanBytes(int64(rate)))
+		fmt.Fprintf(&stats, ", %s/s", p.count(int64(rate)))
 		if frac >= 0 && !final {
 			eta := time.Duration(float64(p.total-p.done) / rate * float64(time.Second)).Round(time.Second)
 			fmt.Fprintf(&stats, ", ETA %s", eta)
