@@ -267,3 +267,32 @@ func stem(name string) string {
 	}
 	return string(b)
 }
+
+// Open returns the named MSD set from root when it is there. Otherwise, in
+// fast mode (msd.FastMode, MSD_FAST=1) it returns a set of n generated
+// phantoms of that task, written once under root/phantoms/; outside fast mode a
+// missing set is an error that says how to get it. synthetic reports which.
+func Open(root, name string, n int) (ds *msd.Dataset, synthetic bool, err error) {
+	t, err := msd.Lookup(name)
+	if err != nil {
+		return nil, false, err
+	}
+	setDir := filepath.Join(root, t.Name)
+	if _, err := os.Stat(filepath.Join(setDir, "dataset.json")); err == nil {
+		ds, err := msd.OpenDir(setDir)
+		return ds, false, err
+	}
+	if !msd.FastMode() {
+		return nil, false, fmt.Errorf("%s not found under %s: download it with notebooks/data/Download_Sets.ipynb "+
+			"or `go run ./cmd/msdkit download -task %s`, or set MSD_DATA to a folder holding it (MSD_FAST=1 uses generated phantoms)",
+			t.Name, root, t.Name)
+	}
+	dir := filepath.Join(root, "phantoms", fmt.Sprintf("%s-n%d", t.Name, n))
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		if err := WriteSet(dir, t, SpecFor(t), n, uint64(t.Number)*1000); err != nil {
+			return nil, true, err
+		}
+	}
+	ds, err = msd.OpenDir(dir)
+	return ds, true, err
+}

@@ -103,3 +103,28 @@ func TestWriteSet(t *testing.T) {
 		t.Error("accepted an invalid spec")
 	}
 }
+
+func TestOpen(t *testing.T) {
+	root := t.TempDir()
+	t.Setenv(msd.EnvFast, "")
+	if _, _, err := Open(root, "Task09", 2); err == nil {
+		t.Fatal("missing set outside fast mode: no error")
+	}
+	t.Setenv(msd.EnvFast, "1")
+	ds, synthetic, err := Open(root, "Task09", 2)
+	if err != nil || !synthetic || len(ds.Cases) != 2 {
+		t.Fatalf("fast mode: %v synthetic=%v", err, synthetic)
+	}
+	if _, _, err := Open(root, "Task09", 2); err != nil { // reuses the written set
+		t.Fatal(err)
+	}
+	// A real set wins.
+	task, _ := msd.Lookup("Task09")
+	if err := WriteSet(filepath.Join(root, task.Name), task, SpecFor(task), 1, 3); err != nil {
+		t.Fatal(err)
+	}
+	ds, synthetic, err = Open(root, "Task09", 2)
+	if err != nil || synthetic || len(ds.Cases) != 1 {
+		t.Fatalf("real set: %v synthetic=%v cases=%d", err, synthetic, len(ds.Cases))
+	}
+}
