@@ -153,6 +153,9 @@ type Header struct {
 	SrowY          [4]float64
 	SrowZ          [4]float64
 	IntentName     string
+	// Glmax and Glmin are ANALYZE's (unscaled) data range, used by SPM2
+	// scaling; NIfTI ignores them.
+	Glmax, Glmin int32
 	// Origin is the SPM "originator" field of ANALYZE headers (1-based voxel).
 	Origin     [3]int16
 	Extensions []Extension
@@ -225,10 +228,24 @@ func (h *Header) TimeUnit() string {
 // false when scl_slope is 0 or not finite (no scaling). A finite slope with a
 // non-finite intercept is an error.
 func (h *Header) SlopeInter() (slope, inter float64, ok bool, err error) {
+	s, i := h.SclSlope, h.SclInter
 	if h.Format == FormatANALYZE {
+		// SPM2's rule (nibabel Spm2AnalyzeHeader): funused1/funused2, else
+		// the ratio of the cal and gl ranges.
+		if s != 0 && !math.IsNaN(s) && !math.IsInf(s, 0) {
+			if math.IsNaN(i) || math.IsInf(i, 0) {
+				i = 0
+			}
+			return s, i, true, nil
+		}
+		ur := float64(h.Glmax) - float64(h.Glmin)
+		sr := h.CalMax - h.CalMin
+		if ur != 0 && sr != 0 && !math.IsNaN(sr) && !math.IsInf(sr, 0) {
+			s = sr / ur
+			return s, h.CalMin - s*float64(h.Glmin), true, nil
+		}
 		return 0, 0, false, nil
 	}
-	s, i := h.SclSlope, h.SclInter
 	if s == 0 || math.IsNaN(s) || math.IsInf(s, 0) {
 		return 0, 0, false, nil
 	}
@@ -320,8 +337,12 @@ func parseHeader(b []byte, allowAnalyze bool) (*Header, error) {
 		h.VoxOffset = int64(vo)
 		h.Descrip = cstr(b[148:228])
 		h.AuxFile = cstr(b[228:252])
+		h.SclSlope, h.SclInter = f32(112), f32(116)
+		h.CalMax, h.CalMin = f32(124), f32(128)
+		h.Glmax, h.Glmin = u32(140), u32(144)
 		if h.Format == FormatANALYZE {
-			// ANALYZE: funused1 at 112 is SPM's scale factor; originator at 253.
+			// ANALYZE: funused1/2 at 112/116 are SPM's scale factor and
+			// intercept; originator at 253.
 			for i := 0; i < 3; i++ {
 				h.Origin[i] = u16(253 + 2*i)
 			}
@@ -329,11 +350,9 @@ func parseHeader(b []byte, allowAnalyze bool) (*Header, error) {
 			h.IntentP1, h.IntentP2, h.IntentP3 = f32(56), f32(60), f32(64)
 			h.IntentCode = int32(u16(68))
 			h.SliceStart = int64(u16(74))
-			h.SclSlope, h.SclInter = f32(112), f32(116)
 			h.SliceEnd = int64(u16(120))
 			h.SliceCode = b[122]
 			h.XYZTUnits = b[123]
-			h.CalMax, h.CalMin = f32(124), f32(128)
 			h.SliceDuration, h.Toffset = f32(132), f32(136)
 			h.QformCode, h.SformCode = int32(u16(252)), int32(u16(254))
 			h.QuaternB, h.QuaternC, h.QuaternD = f32(256), f32(260), f32(264)
