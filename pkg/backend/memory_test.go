@@ -1,0 +1,37 @@
+package backend
+
+import "testing"
+
+func TestParseBytes(t *testing.T) {
+	for in, want := range map[string]int64{"123": 123, "8GB": 8e9, "4 GiB": 4 << 30, "512mb": 512e6, "1.5KiB": 1536} {
+		got, err := ParseBytes(in)
+		if err != nil || got != want {
+			t.Errorf("ParseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "GB", "-1GB", "0", "eight"} {
+		if _, err := ParseBytes(bad); err == nil {
+			t.Errorf("ParseBytes(%q) accepted", bad)
+		}
+	}
+}
+
+func TestMemoryBudget(t *testing.T) {
+	t.Setenv(EnvMemory, "6GiB")
+	m, err := MemoryBudget(Choice{Config: "xla:cuda"})
+	if err != nil || m.Bytes != 6<<30 {
+		t.Fatalf("explicit: %v %v", m, err)
+	}
+	t.Setenv(EnvMemory, "")
+	m, err = MemoryBudget(Choice{Config: CPUBackend})
+	if err != nil || m.Bytes < 1<<20 {
+		t.Fatalf("this machine: %v %v", m, err)
+	}
+	if _, err := parseMeminfo([]byte("MemTotal: 10 kB\n")); err == nil {
+		t.Error("missing MemAvailable accepted")
+	}
+	m, err = parseMeminfo([]byte("MemTotal: 100 kB\nMemAvailable:   2048 kB\n"))
+	if err != nil || m.Bytes != 2048<<10 {
+		t.Errorf("parseMeminfo: %v %v", m, err)
+	}
+}
