@@ -35,6 +35,7 @@ func init() {
 // Backend implements backends.Backend. Buffers are SimpleGo buffers.
 type Backend struct {
 	backends.Backend // the SimpleGo backend: buffers and fallback execution.
+	sg               backends.Backend
 }
 
 var _ backends.Backend = (*Backend)(nil)
@@ -46,7 +47,7 @@ func New(config string) (backends.Backend, error) {
 	if err != nil {
 		return nil, errors.WithMessage(err, "fastcpu: creating SimpleGo fallback backend")
 	}
-	return &Backend{Backend: sg}, nil
+	return &Backend{Backend: sg, sg: sg}, nil
 }
 
 // Name implements backends.Backend.
