@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/msdkit/msdkit/pkg/volume"
 )
 
 // GeometryTolerance bounds the difference between the spacings and affine
@@ -50,25 +52,31 @@ affine:
 	return fmt.Errorf("msd: image %s and label %s differ in geometry: %s", imgFile, lblFile, strings.Join(diffs, "; "))
 }
 
-// countLabels counts the voxels of each label value 0..numClasses-1 in data
-// (one channel of shape), rejecting values that are not integers (labels
-// stored as floats are fine when exact) or outside the range; numClasses <= 0
-// accepts any non-negative integer and sizes the counts from the maximum.
-func countLabels(data []float32, shape [3]int, numClasses int, file string) ([]int64, error) {
-	counts := make([]int64, max(numClasses, 1))
-	for i, v := range data {
-		iv := int(v)
-		if float32(iv) != v || v < 0 || (numClasses > 0 && iv >= numClasses) {
-			x, y, z := i%shape[0], (i/shape[0])%shape[1], i/(shape[0]*shape[1])
-			if float32(iv) != v || v < 0 {
-				return nil, fmt.Errorf("msd: label %s: value %v at voxel (%d,%d,%d) is not a label (non-negative integer)", file, v, x, y, z)
-			}
-			return nil, fmt.Errorf("msd: label %s: value %d at voxel (%d,%d,%d) is outside the labels 0..%d of dataset.json", file, iv, x, y, z, numClasses-1)
+// volumeGeometry is the geometry of a volume.
+func volumeGeometry(v *volume.Volume) geometry {
+	return geometry{shape: v.Shape, spacing: v.Spacing, affine: v.Affine}
+}
+
+// countLabels counts the voxels of each label value 0..numClasses-1 of a
+// label volume (values must be whole numbers, so labels stored as floats are
+// fine when exact; see volume.LabelCounts) and rejects values outside the
+// labels of dataset.json; numClasses <= 0 sizes the counts from the largest
+// value found.
+func countLabels(v *volume.Volume, numClasses int, file string) ([]int64, error) {
+	m, err := v.LabelCounts()
+	if err != nil {
+		return nil, fmt.Errorf("msd: label %s: %w", file, err)
+	}
+	n := numClasses
+	for l := range m {
+		if numClasses > 0 && l >= numClasses {
+			return nil, fmt.Errorf("msd: label %s: %d voxels hold value %d, outside the labels 0..%d of dataset.json", file, m[l], l, numClasses-1)
 		}
-		if iv >= len(counts) {
-			counts = append(counts, make([]int64, iv+1-len(counts))...)
-		}
-		counts[iv]++
+		n = max(n, l+1)
+	}
+	counts := make([]int64, max(n, 1))
+	for l, c := range m {
+		counts[l] = int64(c)
 	}
 	return counts, nil
 }

@@ -62,3 +62,24 @@ func TestRealSplitsReproducible(t *testing.T) {
 		}
 	}
 }
+
+func TestRealLoadEveryCase(t *testing.T) {
+	for _, name := range []string{"Task04_Hippocampus", "LA2018_LeftAtrium"} {
+		t.Run(name, func(t *testing.T) {
+			ds := realSet(t, name)
+			cases := ds.Cases
+			if testing.Short() {
+				cases = cases[:5]
+			}
+			for _, c := range cases {
+				img, lbl, err := LoadCase(c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if img.Channels != 1 || img.Shape != lbl.Shape {
+					t.Fatalf("%s: %d channels, %v vs %v", c.ID, img.Channels, img.Shape, lbl.Shape)
+				}
+			}
+		})
+	}
+}

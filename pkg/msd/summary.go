@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/msdkit/msdkit/pkg/nifti"
+	"github.com/msdkit/msdkit/pkg/volume"
 )
 
 // CaseInfo describes one case as read from its files.
@@ -107,30 +108,22 @@ func caseInfo(c Case) (CaseInfo, error) {
 		return info, err
 	}
 	info.Shape, info.Spacing, info.Channels, info.ImageType = ig.shape, ig.spacing, ch, h.Datatype.String()
-	lbl, err := nifti.Read(c.Label)
+	lbl, err := volume.Read(c.Label)
 	if err != nil {
 		return info, fmt.Errorf("msd: case %s: %w", c.ID, err)
 	}
-	lg, lch, err := headerGeometry(&lbl.Header, c.Label)
-	if err != nil {
-		return info, err
-	}
-	info.LabelType = lbl.Datatype.String()
+	info.LabelType = labelType(c.Label)
 	var problems []string
-	if err := compareGeometry(c.Image, ig, c.Label, lg); err != nil {
+	if err := compareGeometry(c.Image, ig, c.Label, volumeGeometry(lbl)); err != nil {
 		problems = append(problems, err.Error())
 	}
 	if c.Channels > 0 && ch != c.Channels {
 		problems = append(problems, fmt.Sprintf("image %s has %d channels, dataset.json declares %d modalities", c.Image, ch, c.Channels))
 	}
-	if lch != 1 {
-		problems = append(problems, fmt.Sprintf("label %s has %d channels, want 1", c.Label, lch))
+	if lbl.Channels != 1 {
+		problems = append(problems, fmt.Sprintf("label %s has %d channels, want 1", c.Label, lbl.Channels))
 	} else {
-		data, err := lbl.Float32()
-		if err != nil {
-			return info, fmt.Errorf("msd: case %s: %w", c.ID, err)
-		}
-		counts, err := countLabels(data, lg.shape, c.NumClasses, c.Label)
+		counts, err := countLabels(lbl, c.NumClasses, c.Label)
 		if err != nil {
 			problems = append(problems, err.Error())
 		}
@@ -140,8 +133,17 @@ func caseInfo(c Case) (CaseInfo, error) {
 	return info, nil
 }
 
-// headerGeometry returns the spatial geometry and channel count of a header:
-// a 4th axis holds channels, further axes must be 1.
+// labelType is the stored data type of a file ("?" when unreadable).
+func labelType(file string) string {
+	h, err := nifti.ReadHeader(file)
+	if err != nil {
+		return "?"
+	}
+	return h.Datatype.String()
+}
+
+// headerGeometry returns the spatial geometry and channel count of a header
+// as volume.Read sees them: axes beyond the third are channels.
 func headerGeometry(h *nifti.Header, file string) (geometry, int, error) {
 	var g geometry
 	shape := h.Shape()
@@ -150,13 +152,10 @@ func headerGeometry(h *nifti.Header, file string) (geometry, int, error) {
 	}
 	ch := 1
 	for i, n := range shape {
-		switch {
-		case i < 3:
+		if i < 3 {
 			g.shape[i] = n
-		case i == 3:
-			ch = n
-		case n != 1:
-			return g, 0, fmt.Errorf("msd: %s: shape %v has more than 4 dimensions", file, shape)
+		} else {
+			ch *= n
 		}
 	}
 	for i := len(shape); i < 3; i++ {
