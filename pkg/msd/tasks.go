@@ -144,3 +144,12 @@ func HumanBytes(n int64) string {
 		return fmt.Sprintf("%.2f GB", float64(n)/1e9)
 	}
 }
+
+// TaskNames returns the names of the registered tasks, in task order.
+func TaskNames() []string {
+	out := make([]string, len(Tasks))
+	for i, t := range Tasks {
+		out[i] = t.Name
+	}
+	return out
+}

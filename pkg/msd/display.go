@@ -1,0 +1,30 @@
+package msd
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/janpfeifer/gonb/gonbui"
+)
+
+// Display shows the plan as an HTML table in a GoNB notebook, else as text
+// on stdout.
+func (p *Plan) Display() { display(p.HTML(), p.Text()) }
+
+// DisplaySummary shows set summaries as an HTML table in a GoNB notebook,
+// else as text on stdout.
+func DisplaySummary(sums []*SetSummary) {
+	if len(sums) == 0 {
+		display("<p>no MSD sets found</p>", "no MSD sets found\n")
+		return
+	}
+	display(SummaryHTML(sums), SummaryText(sums))
+}
+
+func display(html, text string) {
+	if gonbui.IsNotebook {
+		gonbui.DisplayHTML(html)
+		return
+	}
+	fmt.Fprint(os.Stdout, text)
+}
