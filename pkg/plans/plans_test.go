@@ -1,0 +1,278 @@
+package plans
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/msdkit/msdkit/pkg/fingerprint"
+)
+
+func TestParseBudget(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		kind  string
+		bytes int64
+	}{
+		{"GPU 8 GB", "GPU", 8e9},
+		{"CPU RAM 4 GB", "CPU", 4e9},
+		{"16GiB", "GPU", 16 << 30},
+		{"gpu 11.5 gb", "GPU", 11.5e9},
+		{"ram 512 MB", "CPU", 512e6},
+		{"123456", "GPU", 123456},
+	} {
+		b, err := ParseBudget(tc.in)
+		if err != nil || b.Kind != tc.kind || b.Bytes != tc.bytes {
+			t.Errorf("ParseBudget(%q) = %+v, %v; want %s %d", tc.in, b, err, tc.kind, tc.bytes)
+		}
+	}
+	for _, bad := range []string{"", "GPU", "lots", "GPU -3 GB", "CPU 4 TB"} {
+		if _, err := ParseBudget(bad); err == nil {
+			t.Errorf("ParseBudget(%q) accepted", bad)
+		}
+	}
+}
+
+func TestPoolAndConv(t *testing.T) {
+	for _, tc := range []struct {
+		spacing   []float64
+		patch     []int
+		wantPools []int
+		wantPatch []int
+		firstConv []int
+	}{
+		// nnU-Net Hippocampus (x,y,z): median 35x50x36 -> 40x56x40, 3 pools each.
+		{[]float64{1, 1, 1}, []int{35, 50, 36}, []int{3, 3, 3}, []int{40, 56, 40}, []int{3, 3, 3}},
+		// Anisotropic: z is pooled only once x,y reached its spacing.
+		{[]float64{0.7, 0.7, 3}, []int{256, 256, 20}, []int{6, 6, 2}, []int{256, 256, 20}, []int{3, 3, 1}},
+		{[]float64{1, 1}, []int{50, 36}, []int{3, 3}, []int{56, 40}, []int{3, 3}},
+		{[]float64{1, 1, 1}, []int{7, 100, 100}, []int{0, 4, 4}, []int{7, 112, 112}, []int{3, 3, 3}},
+	} {
+		topo := PoolAndConv(tc.spacing, tc.patch, 4)
+		if !slices.Equal(topo.PoolPerAxis, tc.wantPools) || !slices.Equal(topo.Patch, tc.wantPatch) || !slices.Equal(topo.ConvKernels[0], tc.firstConv) {
+			t.Errorf("PoolAndConv(%v,%v) = pools %v patch %v conv0 %v; want %v %v %v", tc.spacing, tc.patch, topo.PoolPerAxis, topo.Patch, topo.ConvKernels[0], tc.wantPools, tc.wantPatch, tc.firstConv)
+		}
+		if len(topo.ConvKernels) != len(topo.PoolKernels)+1 {
+			t.Errorf("%d conv kernels for %d pools", len(topo.ConvKernels), len(topo.PoolKernels))
+		}
+	}
+}
+
+func TestTargetSpacing(t *testing.T) {
+	iso := TargetSpacing([][3]float64{{1, 1, 1}, {0.8, 1, 1.2}, {1, 1.1, 1}}, [][3]int{{10, 10, 10}, {10, 10, 10}, {10, 10, 10}}, 3)
+	if iso != [3]float64{1, 1, 1} {
+		t.Errorf("median spacing %v", iso)
+	}
+	// Anisotropic in spacing and voxels: z takes its 10th percentile.
+	var sp [][3]float64
+	var sh [][3]int
+	for i := 0; i < 10; i++ {
+		z := 5.0
+		if i < 3 {
+			z = 2.5
+		}
+		sp = append(sp, [3]float64{0.7, 0.7, z})
+		sh = append(sh, [3]int{512, 512, 30})
+	}
+	got := TargetSpacing(sp, sh, 3)
+	if got[0] != 0.7 || math.Abs(got[2]-2.5) > 1e-9 {
+		t.Errorf("anisotropic target %v, want z=2.5", got)
+	}
+	// Anisotropic spacing but many slices: median kept.
+	for i := range sh {
+		sh[i][2] = 400
+	}
+	if got := TargetSpacing(sp, sh, 3); got[2] != 5 {
+		t.Errorf("many slices: target %v, want z=5", got)
+	}
+}
+
+// synthFP is a fingerprint of n cases of the given spacing and shape.
+func synthFP(n int, spacing [3]float64, shape [3]int, modality string) *fingerprint.Fingerprint {
+	f := &fingerprint.Fingerprint{Dataset: "Synth", AxisOrder: "x,y,z", Orientation: "RAS", Modalities: []string{modality},
+		LabelValues: []int{0, 1, 2}, MedianRelativeSizeAfterCrop: 0.6,
+		ForegroundPerChannel: []fingerprint.Stats{{N: 100, Mean: 50, Std: 20, Min: -1000, Max: 3000, Median: 40, P005: -100, P995: 300}}}
+	for i := 0; i < n; i++ {
+		s := shape
+		s[i%3] += i % 5
+		f.Cases = append(f.Cases, fingerprint.CaseInfo{ID: "c", Spacing: spacing, ShapeBeforeCrop: s, ShapeAfterCrop: s})
+	}
+	return f
+}
+
+func TestPlanRules(t *testing.T) {
+	fps := []*fingerprint.Fingerprint{
+		synthFP(100, [3]float64{1, 1, 1}, [3]int{35, 50, 36}, "MRI"),
+		synthFP(40, [3]float64{0.8, 0.8, 2.5}, [3]int{400, 400, 120}, "CT"),
+		synthFP(30, [3]float64{0.7, 0.7, 5}, [3]int{512, 512, 20}, "T2"),
+	}
+	for fi, fp := range fps {
+		var prevVox [2]float64
+		for _, gb := range []float64{0.5, 1, 2, 4, 8, 16, 32, 64} {
+			p, err := Make(fp, Options{Budget: strings.TrimRight(strings.TrimRight(formatFloat(gb), "0"), ".") + " GB"})
+			if err != nil {
+				t.Fatalf("fp %d %g GB: %v", fi, gb, err)
+			}
+			if err := p.Validate(); err != nil {
+				t.Fatalf("fp %d %g GB: invalid plan: %v", fi, gb, err)
+			}
+			for k, name := range []string{Config3D, Config2D} {
+				c := p.Configurations[name]
+				vox := 1.0
+				for i, s := range c.PatchSize {
+					vox *= float64(s)
+					if s%(1<<c.PoolPerAxis[i]) != 0 {
+						t.Errorf("fp %d %s: patch %v not divisible by 2^%v", fi, name, c.PatchSize, c.PoolPerAxis)
+					}
+					if s > 2*c.MedianShape[c.Axes[i]]+(1<<c.PoolPerAxis[i]) {
+						t.Errorf("fp %d %s: patch %v far above median %v", fi, name, c.PatchSize, c.MedianShape)
+					}
+				}
+				if c.BatchSize < 2 {
+					t.Errorf("fp %d %s: batch %d", fi, name, c.BatchSize)
+				}
+				// Memory for the minimum batch fits the budget.
+				if min2 := c.EstimatedBytes / int64(c.BatchSize) * 2; min2 > p.BudgetBytes {
+					t.Errorf("fp %d %s %g GB: batch-2 estimate %d over budget", fi, name, gb, min2)
+				}
+				for l, f := range c.Filters {
+					if f > c.MaxFilters || (l > 0 && f < c.Filters[l-1]) {
+						t.Errorf("fp %d %s: filters %v", fi, name, c.Filters)
+					}
+				}
+				if vox < prevVox[k] {
+					t.Errorf("fp %d %s: patch shrank from %g to %g voxels when the budget grew to %g GB", fi, name, prevVox[k], vox, gb)
+				}
+				prevVox[k] = vox
+			}
+			if fp.Modalities[0] == "CT" {
+				if n := p.Normalization[0]; n.Scheme != "CT" || n.Lower != -100 || n.Upper != 300 || n.Mean != 50 {
+					t.Errorf("CT normalisation %+v", n)
+				}
+			} else if n := p.Normalization[0]; n.Scheme != "ZScore" || !n.UseMask {
+				t.Errorf("MRI normalisation %+v", n)
+			}
+		}
+	}
+	// The anisotropic set slices along z and pools z less.
+	p, _ := Make(fps[2], Options{})
+	if c := p.Configurations[Config2D]; *c.SliceAxis != 2 || !slices.Equal(c.Axes, []int{0, 1}) {
+		t.Errorf("2D axes %v slice %d", c.Axes, *c.SliceAxis)
+	}
+	if c := p.Configurations[Config3D]; c.PoolPerAxis[2] >= c.PoolPerAxis[0] {
+		t.Errorf("anisotropic pools %v", c.PoolPerAxis)
+	}
+	// More base filters cost memory: the patch cannot grow.
+	a, _ := Make(fps[1], Options{})
+	b, _ := Make(fps[1], Options{BaseFilters: 64})
+	if prod(b.Configurations[Config3D].PatchSize) > prod(a.Configurations[Config3D].PatchSize) || b.Configurations[Config3D].Filters[0] != 64 {
+		t.Errorf("base 64 patch %v vs base 32 %v", b.Configurations[Config3D].PatchSize, a.Configurations[Config3D].PatchSize)
+	}
+	// CPU budgets count float32: same bytes give a smaller or equal patch.
+	c, _ := Make(fps[1], Options{Budget: "CPU RAM 8 GB"})
+	if prod(c.Configurations[Config3D].PatchSize) > prod(a.Configurations[Config3D].PatchSize) {
+		t.Errorf("CPU patch %v larger than GPU %v", c.Configurations[Config3D].PatchSize, a.Configurations[Config3D].PatchSize)
+	}
+	if _, err := Make(fps[1], Options{Budget: "1000"}); err == nil {
+		t.Error("1 MB budget accepted")
+	}
+}
+
+func formatFloat(x float64) string { return strings.TrimSpace(strings.Replace(fmtG(x), "+", "", 1)) }
+
+func fmtG(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
+
+func prod(s []int) int {
+	p := 1
+	for _, x := range s {
+		p *= x
+	}
+	return p
+}
+
+func TestSaveLoadValidate(t *testing.T) {
+	p, err := Make(synthFP(20, [3]float64{1, 1, 1}, [3]int{35, 50, 36}, "MRI"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "plans.json")
+	if err := p.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	q, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.PreprocessHash() != p.PreprocessHash() || !slices.Equal(q.Configurations[Config3D].PatchSize, p.Configurations[Config3D].PatchSize) {
+		t.Error("round trip changed the plan")
+	}
+	raw, _ := os.ReadFile(path)
+	if !strings.Contains(string(raw), "\n  \"target_spacing\": [\n") {
+		t.Error("plan JSON is not indented")
+	}
+	for _, tc := range []struct{ edit, want string }{
+		{`"patch_size": [` + "\n        40", `"patch_size": [` + "\n        41"},
+		{`"scheme": "ZScore"`, `"scheme": "Zscore"`},
+		{`"batch_size":`, `"batch_sise":`},
+		{`"version": 1`, `"version": 7`},
+	} {
+		bad := strings.Replace(string(raw), tc.edit, tc.want, 1)
+		if bad == string(raw) {
+			t.Fatalf("edit %q not found", tc.edit)
+		}
+		os.WriteFile(path, []byte(bad), 0o644)
+		if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "plans.json") {
+			t.Errorf("edit %q: %v", tc.want, err)
+		} else {
+			t.Logf("edit %q: %v", tc.want, err)
+		}
+	}
+	// The hash follows the preprocessing fields only.
+	h := p.PreprocessHash()
+	p.Configurations[Config3D].BatchSize = 99
+	if p.PreprocessHash() != h {
+		t.Error("batch size changed the preprocessing hash")
+	}
+	p.TargetSpacing[2] = 1.5
+	if p.PreprocessHash() == h {
+		t.Error("target spacing did not change the preprocessing hash")
+	}
+}
+
+func TestRealPlans(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads real data")
+	}
+	for _, task := range []string{"Task04_Hippocampus", "LA2018_LeftAtrium"} {
+		dir := filepath.Join("..", "..", "..", "shared", "data", task)
+		if _, err := os.Stat(dir); err != nil {
+			t.Skip("no real data")
+		}
+		in, err := fingerprint.InputFromFolder(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fp, err := fingerprint.Compute(in, fingerprint.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Make(fp, Options{Budget: "GPU 8 GB"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := p.Configurations[Config3D]
+		t.Logf("%s: spacing %v median %v 3D patch %v batch %d pools %v filters %v; 2D patch %v batch %d",
+			task, p.TargetSpacing, c.MedianShape, c.PatchSize, c.BatchSize, c.PoolPerAxis, c.Filters,
+			p.Configurations[Config2D].PatchSize, p.Configurations[Config2D].BatchSize)
+		if task == "Task04_Hippocampus" {
+			if p.TargetSpacing != [3]float64{1, 1, 1} || !slices.Equal(c.PatchSize, []int{40, 56, 40}) || c.BatchSize < 6 || c.BatchSize > 10 {
+				t.Errorf("Hippocampus plan far from nnU-Net's (1 mm, 40x56x40, batch 9)")
+			}
+		}
+	}
+}
