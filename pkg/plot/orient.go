@@ -3,6 +3,8 @@ package plot
 import (
 	"fmt"
 	"math"
+
+	"github.com/msdkit/msdkit/pkg/volume"
 )
 
 // Plane is an anatomical viewing plane.
@@ -36,9 +38,9 @@ func (p Plane) String() string {
 // coordinates, worldLetters[w][1] that of -w.
 var worldLetters = [3][2]string{{"R", "L"}, {"A", "P"}, {"S", "I"}}
 
-// axisMap is the nearest-axis reading of a voxel-to-world affine (as
-// nibabel's io_orientation): voxel axis i runs along world axis world[i] in
-// direction sign[i] (+1 or -1).
+// axisMap is the nearest-axis reading of a voxel-to-world affine
+// (volume.OrientationOf, as nibabel's io_orientation): voxel axis i runs
+// along world axis world[i] in direction sign[i] (+1 or -1).
 type axisMap struct {
 	world [3]int
 	sign  [3]float64
@@ -47,39 +49,20 @@ type axisMap struct {
 	obliqueDeg float64
 }
 
-// readAffine assigns each voxel axis to its nearest world axis, greedily by
-// the largest absolute direction cosine, so the assignment is a permutation.
 func readAffine(aff [4][4]float64) (axisMap, error) {
 	var m axisMap
-	var cos [3][3]float64 // cos[w][i]: direction cosine of voxel axis i on world axis w
-	for i := 0; i < 3; i++ {
-		n := math.Sqrt(aff[0][i]*aff[0][i] + aff[1][i]*aff[1][i] + aff[2][i]*aff[2][i])
-		if !(n > 0) || math.IsInf(n, 0) {
-			return m, fmt.Errorf("plot: affine column %d has length %g; the voxel-to-world affine is singular or invalid", i, n)
-		}
-		for w := 0; w < 3; w++ {
-			cos[w][i] = aff[w][i] / n
-		}
+	o, err := volume.OrientationOf(aff)
+	if err != nil {
+		return m, fmt.Errorf("plot: %w", err)
 	}
-	var usedW, usedI [3]bool
-	for k := 0; k < 3; k++ {
-		bw, bi, best := -1, -1, -1.0
-		for w := 0; w < 3; w++ {
-			for i := 0; i < 3; i++ {
-				if !usedW[w] && !usedI[i] && math.Abs(cos[w][i]) > best {
-					bw, bi, best = w, i, math.Abs(cos[w][i])
-				}
-			}
+	for i := 0; i < 3; i++ {
+		m.world[i], m.sign[i] = o.World[i], 1
+		if o.Neg[i] {
+			m.sign[i] = -1
 		}
-		if best <= 0 {
-			return m, fmt.Errorf("plot: affine axes are degenerate")
-		}
-		usedW[bw], usedI[bi] = true, true
-		m.world[bi] = bw
-		m.sign[bi] = math.Copysign(1, cos[bw][bi])
-		if a := math.Acos(math.Min(1, best)) * 180 / math.Pi; a > m.obliqueDeg {
-			m.obliqueDeg = a
-		}
+		n := math.Sqrt(aff[0][i]*aff[0][i] + aff[1][i]*aff[1][i] + aff[2][i]*aff[2][i])
+		cos := math.Min(1, math.Abs(aff[o.World[i]][i])/n)
+		m.obliqueDeg = math.Max(m.obliqueDeg, math.Acos(cos)*180/math.Pi)
 	}
 	return m, nil
 }
