@@ -36,7 +36,7 @@ func TestDice(t *testing.T) {
 		want      float64
 	}{
 		{"identical", a, a, 1},
-		{"half overlap", a, box(s, [3]int{2, 0, 0}, [3]int{5, 3, 3}), 0.5},      // 2*32/128
+		{"half overlap", a, box(s, [3]int{2, 0, 0}, [3]int{5, 3, 3}), 0.5},       // 2*32/128
 		{"disjoint", a, box(s, [3]int{4, 4, 4}, [3]int{7, 7, 7}), 0},             // 0
 		{"nested", a, box(s, [3]int{0, 0, 0}, [3]int{1, 3, 3}), 2 * 32.0 / 96.0}, // 2*32/(64+32)
 		{"pred empty", a, empty, 0},
