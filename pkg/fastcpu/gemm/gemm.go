@@ -385,58 +385,78 @@ func scaleC(c []float32, ldc, i0, i1, j0, j1 int, beta float32) {
 // packA copies op(A)[i0:i0+mc, p0:p0+kc] into mr-row panels: panel q holds,
 // for each p, the mr values op(A)[i0+q*mr+r, p0+p], zero padded past mc.
 func packA(dst, a []float32, lda int, trans bool, i0, mc, p0, kc, mr int) {
-	for q := 0; q < mc; q += mr {
-		rows := min(mr, mc-q)
-		panel := dst[q*kc : q*kc+mr*kc]
-		if trans {
-			// op(A)[i, p] = a[p*lda + i]: mr contiguous values per p.
-			for p := 0; p < kc; p++ {
-				src := a[(p0+p)*lda+i0+q:]
-				d := panel[p*mr : p*mr+mr]
-				copy(d, src[:rows])
-				clear(d[rows:])
-			}
-			continue
-		}
-		// op(A)[i, p] = a[i*lda + p]: walk each row, write with stride mr.
-		for r := 0; r < rows; r++ {
-			src := a[(i0+q+r)*lda+p0 : (i0+q+r)*lda+p0+kc]
-			for p, v := range src {
-				panel[p*mr+r] = v
-			}
-		}
-		for r := rows; r < mr; r++ {
-			for p := 0; p < kc; p++ {
-				panel[p*mr+r] = 0
-			}
-		}
+	if trans {
+		// op(A)[i, p] = a[p*lda + i]: rows of storage are panel rows.
+		packCopy(dst, a, lda, p0, kc, i0, mc, mr)
+		return
 	}
+	packInterleave(dst, a, lda, i0, mc, p0, kc, mr)
 }
 
 // packB copies op(B)[p0:p0+kc, j0:j0+nc] into nr-column panels: panel q
 // holds, for each p, the nr values op(B)[p0+p, j0+q*nr+c], zero padded past nc.
 func packB(dst, b []float32, ldb int, trans bool, p0, kc, j0, nc, nr int) {
-	for q := 0; q < nc; q += nr {
-		cols := min(nr, nc-q)
-		panel := dst[q*kc : q*kc+nr*kc]
-		if !trans {
-			for p := 0; p < kc; p++ {
-				d := panel[p*nr : p*nr+nr]
-				copy(d, b[(p0+p)*ldb+j0+q:(p0+p)*ldb+j0+q+cols])
-				clear(d[cols:])
-			}
-			continue
+	if trans {
+		packInterleave(dst, b, ldb, j0, nc, p0, kc, nr)
+		return
+	}
+	packCopy(dst, b, ldb, p0, kc, j0, nc, nr)
+}
+
+// packCopy packs rows p0..p0+kc, columns j0..j0+nc of s (row stride ld)
+// into w-wide panels: dst[q*kc + p*w + c] = s[(p0+p)*ld + j0+q+c]. Each
+// source row is read once, front to back, which keeps the hardware
+// prefetcher streaming when s comes from memory.
+func packCopy(dst, s []float32, ld, p0, kc, j0, nc, w int) {
+	full := nc / w * w
+	for p := 0; p < kc; p++ {
+		row := s[(p0+p)*ld+j0 : (p0+p)*ld+j0+nc]
+		d := dst[p*w:]
+		for q := 0; q < full; q += w {
+			copy(d[q*kc:q*kc+w], row[q:q+w])
 		}
-		// op(B)[p, j] = b[j*ldb + p].
-		for cc := 0; cc < cols; cc++ {
-			src := b[(j0+q+cc)*ldb+p0 : (j0+q+cc)*ldb+p0+kc]
+		if full < nc {
+			e := d[full*kc : full*kc+w]
+			copy(e, row[full:])
+			clear(e[nc-full:])
+		}
+	}
+}
+
+// packInterleave packs rows r0..r0+nr and columns p0..p0+kc of s (row
+// stride ld) transposed into w-tall panels: dst[q*kc + p*w + r] =
+// s[(r0+q+r)*ld + p0+p], zero padded past nr. Rows are gathered eight at a
+// time so every source row is read sequentially.
+func packInterleave(dst, s []float32, ld, r0, nr, p0, kc, w int) {
+	for q := 0; q < nr; q += w {
+		rows := min(w, nr-q)
+		panel := dst[q*kc : q*kc+w*kc]
+		r := 0
+		for ; r+8 <= rows; r += 8 {
+			base := (r0+q+r)*ld + p0
+			s0 := s[base : base+kc]
+			s1 := s[base+ld : base+ld+kc]
+			s2 := s[base+2*ld : base+2*ld+kc]
+			s3 := s[base+3*ld : base+3*ld+kc]
+			s4 := s[base+4*ld : base+4*ld+kc]
+			s5 := s[base+5*ld : base+5*ld+kc]
+			s6 := s[base+6*ld : base+6*ld+kc]
+			s7 := s[base+7*ld : base+7*ld+kc]
+			for p := range s0 {
+				d := panel[p*w+r : p*w+r+8 : p*w+r+8]
+				d[0], d[1], d[2], d[3] = s0[p], s1[p], s2[p], s3[p]
+				d[4], d[5], d[6], d[7] = s4[p], s5[p], s6[p], s7[p]
+			}
+		}
+		for ; r < rows; r++ {
+			src := s[(r0+q+r)*ld+p0 : (r0+q+r)*ld+p0+kc]
 			for p, v := range src {
-				panel[p*nr+cc] = v
+				panel[p*w+r] = v
 			}
 		}
-		for cc := cols; cc < nr; cc++ {
+		if rows < w {
 			for p := 0; p < kc; p++ {
-				panel[p*nr+cc] = 0
+				clear(panel[p*w+rows : p*w+w])
 			}
 		}
 	}

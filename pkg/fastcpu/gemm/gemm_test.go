@@ -162,10 +162,10 @@ func TestSharedA(t *testing.T) {
 func TestSgemmErrors(t *testing.T) {
 	buf := make([]float32, 100)
 	cases := []struct {
-		name                 string
+		name                   string
 		m, n, k, lda, ldb, ldc int
-		a, b, c              []float32
-		want                 string
+		a, b, c                []float32
+		want                   string
 	}{
 		{"negative m", -1, 2, 2, 2, 2, 2, buf, buf, buf, "negative size"},
 		{"negative k", 2, 2, -3, 2, 2, 2, buf, buf, buf, "negative size"},

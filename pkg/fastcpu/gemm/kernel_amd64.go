@@ -17,6 +17,11 @@ func kernel8x48AVX512(k int, a, b *float32, ldb int, c *float32, ldc int, alpha,
 //go:noescape
 func kernel4x24AVX2(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
+// addChain runs 8n dependent integer adds (8n cycles); n >= 1.
+//
+//go:noescape
+func addChain(n int) int
+
 var (
 	kernAVX512 = &kernel{name: "avx512", mr: 8, nr: 48, kc: 256, mc: 128, nc: 3072, fn: kernel8x48AVX512}
 	kernAVX2   = &kernel{name: "avx2", mr: 4, nr: 24, kc: 256, mc: 96, nc: 3072, fn: kernel4x24AVX2}
