@@ -21,9 +21,13 @@ func DisplaySummary(sums []*SetSummary) {
 	display(SummaryHTML(sums), SummaryText(sums))
 }
 
+const tableStyle = `<style>.msd td, .msd th {border: 1px solid #ccc; padding: 2px 6px; text-align: left; vertical-align: top}</style>`
+
 func display(html, text string) {
+	html = tableStyle + html
 	if gonbui.IsNotebook {
 		gonbui.DisplayHTML(html)
+		gonbui.Sync() // the cell may end right after: flush the display
 		return
 	}
 	fmt.Fprint(os.Stdout, text)

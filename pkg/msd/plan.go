@@ -93,7 +93,7 @@ func (p *Plan) Text() string {
 // HTML renders the plan as an HTML table.
 func (p *Plan) HTML() string {
 	var b strings.Builder
-	b.WriteString(`<table><tr><th>task</th><th>description</th><th>kind</th><th>dims</th><th>archive</th><th>need</th><th>state</th></tr>`)
+	b.WriteString(`<table class="msd"><tr><th>task</th><th>description</th><th>kind</th><th>dims</th><th>archive</th><th>need</th><th>state</th></tr>`)
 	for _, r := range p.Rows {
 		fmt.Fprintf(&b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%dD</td><td>%s</td><td>%s</td><td>%s</td></tr>",
 			html.EscapeString(r.Task.Name), html.EscapeString(r.Task.Description), r.Task.Kind, r.Task.Dims,

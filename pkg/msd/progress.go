@@ -101,6 +101,9 @@ func (p *progress) Finish(note string) {
 		return
 	}
 	p.draw(true, note)
+	if p.mode == modeNotebook {
+		gonbui.Sync()
+	}
 }
 
 // draw renders the current state; the caller holds p.mu.

@@ -275,7 +275,7 @@ func SummaryText(sums []*SetSummary) string {
 // SummaryHTML renders summaries as an HTML table, one row per set.
 func SummaryHTML(sums []*SetSummary) string {
 	var b strings.Builder
-	b.WriteString("<table><tr>")
+	b.WriteString(`<table class="msd"><tr>`)
 	for _, c := range summaryColumns {
 		fmt.Fprintf(&b, "<th>%s</th>", html.EscapeString(c))
 	}
