@@ -311,12 +311,15 @@ func readData(h *Header, r io.Reader, gz bool) ([]byte, error) {
 		if gz && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("gzip: corrupt stream after %d of %d data bytes: %v", n, nbytes, err)
 		}
-		return nil, herr("data", "file ends after %d of %d data bytes (%s)", n, nbytes, h.Datatype)
+		return nil, herr("data", "truncated: file ends after %d of %d data bytes (%s)", n, nbytes, h.Datatype)
 	}
 	if gz {
 		// Reach the end of the stream so the gzip CRC-32 and size are checked;
 		// a long tail beyond the data is left unchecked.
 		if _, err := io.CopyN(io.Discard, r, 1<<20); err != nil && err != io.EOF {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, errors.New("gzip: truncated stream (ends before its CRC-32 and size)")
+			}
 			return nil, fmt.Errorf("gzip: corrupt stream: %v", err)
 		}
 	}

@@ -46,41 +46,9 @@ func writeFile(path string, img *Image, opt WriteOptions) error {
 	if base := strings.TrimSuffix(lower, ".gz"); !strings.HasSuffix(base, ".nii") {
 		return fmt.Errorf("file name must end in .nii or .nii.gz")
 	}
-	h := img.Header
-	if err := h.validate(); err != nil {
+	hdr, ext, err := prepare(img, opt)
+	if err != nil {
 		return err
-	}
-	nbytes := int64(h.NumVoxels()) * int64(h.Datatype.Size())
-	if int64(len(img.data)) != nbytes {
-		return fmt.Errorf("image holds %d bytes, header needs %d", len(img.data), nbytes)
-	}
-	format := FormatNIfTI1
-	if opt.Format == FormatNIfTI2 {
-		format = FormatNIfTI2
-	}
-	for i := 0; i < 8; i++ {
-		if h.Dim[i] > math.MaxInt16 {
-			format = FormatNIfTI2
-		}
-	}
-	for i := h.NDim() + 1; i < 8; i++ {
-		h.Dim[i] = 1
-	}
-	if h.Format == FormatANALYZE {
-		// Carry the ANALYZE geometry over as an sform.
-		h.SetSForm(h.analyzeAffine(), XformAlignedAnat)
-		h.Pixdim[0] = 1
-	}
-	ext := encodeExtensions(h.Extensions)
-	off := int64(SizeofHdr1) + int64(len(ext))
-	if format == FormatNIfTI2 {
-		off = int64(SizeofHdr2) + int64(len(ext))
-	}
-	hdr := h.encode(format, true, off)
-
-	level := opt.GzipLevel
-	if level == 0 {
-		level = 1
 	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
@@ -96,27 +64,8 @@ func writeFile(path string, img *Image, opt WriteOptions) error {
 		}
 	}()
 	bw := bufio.NewWriterSize(tmp, 1<<20)
-	var w io.Writer = bw
-	var zw *gzip.Writer
-	if gz {
-		if zw, err = gzip.NewWriterLevel(bw, level); err != nil {
-			return err
-		}
-		w = zw
-	}
-	if _, err := w.Write(hdr); err != nil {
+	if err := encode(bw, img, hdr, ext, gz, opt.GzipLevel); err != nil {
 		return err
-	}
-	if _, err := w.Write(ext); err != nil {
-		return err
-	}
-	if err := writeData(w, img.data, dtTable[h.Datatype].swap); err != nil {
-		return err
-	}
-	if zw != nil {
-		if err := zw.Close(); err != nil {
-			return err
-		}
 	}
 	if err := bw.Flush(); err != nil {
 		return err
@@ -152,6 +101,87 @@ func writeData(w io.Writer, data []byte, unit int) error {
 			return err
 		}
 		data = data[n:]
+	}
+	return nil
+}
+
+// prepare validates img and returns its encoded header and extensions.
+func prepare(img *Image, opt WriteOptions) (hdr, ext []byte, err error) {
+	if img == nil {
+		return nil, nil, errors.New("nil image")
+	}
+	h := img.Header
+	if err := h.validate(); err != nil {
+		return nil, nil, err
+	}
+	nbytes := int64(h.NumVoxels()) * int64(h.Datatype.Size())
+	if int64(len(img.data)) != nbytes {
+		return nil, nil, fmt.Errorf("image holds %d bytes, header needs %d", len(img.data), nbytes)
+	}
+	format := FormatNIfTI1
+	if opt.Format == FormatNIfTI2 {
+		format = FormatNIfTI2
+	}
+	for i := 0; i < 8; i++ {
+		if h.Dim[i] > math.MaxInt16 {
+			format = FormatNIfTI2
+		}
+	}
+	for i := h.NDim() + 1; i < 8; i++ {
+		h.Dim[i] = 1
+	}
+	if h.Format == FormatANALYZE {
+		// Carry the ANALYZE geometry over as an sform.
+		h.SetSForm(h.analyzeAffine(), XformAlignedAnat)
+		h.Pixdim[0] = 1
+		slope, inter, ok, _ := h.SlopeInter()
+		if !ok {
+			slope, inter = 0, 0
+		}
+		h.SclSlope, h.SclInter = slope, inter
+		h.Format = FormatNIfTI1
+	}
+	ext = encodeExtensions(h.Extensions)
+	off := int64(SizeofHdr1) + int64(len(ext))
+	if format == FormatNIfTI2 {
+		off = int64(SizeofHdr2) + int64(len(ext))
+	}
+	return h.encode(format, true, off), ext, nil
+}
+
+// Encode writes img as a single-file NIfTI to w, gzipped when gz is true
+// (the bytes Write would put in a file).
+func Encode(w io.Writer, img *Image, gz bool, opt WriteOptions) error {
+	hdr, ext, err := prepare(img, opt)
+	if err != nil {
+		return err
+	}
+	return encode(w, img, hdr, ext, gz, opt.GzipLevel)
+}
+
+func encode(w io.Writer, img *Image, hdr, ext []byte, gz bool, level int) error {
+	if level == 0 {
+		level = 1
+	}
+	var zw *gzip.Writer
+	if gz {
+		var err error
+		if zw, err = gzip.NewWriterLevel(w, level); err != nil {
+			return err
+		}
+		w = zw
+	}
+	if _, err := w.Write(hdr); err != nil {
+		return err
+	}
+	if _, err := w.Write(ext); err != nil {
+		return err
+	}
+	if err := writeData(w, img.data, dtTable[img.Datatype].swap); err != nil {
+		return err
+	}
+	if zw != nil {
+		return zw.Close()
 	}
 	return nil
 }
