@@ -60,6 +60,8 @@ func shapes() []shape {
 		s = append(s, shape{name: fmt.Sprintf("conv %dx27*%d", l.c, l.c), m: l.c, n: 2 * l.vox, k: 27 * l.c})
 	}
 	s = append(s,
+		shape{name: "conv 16x27*16", transB: true, m: 16, n: 2 * lv[0].vox, k: 27 * 16},
+		shape{name: "conv 64x27*64", transB: true, m: 64, n: 2 * lv[2].vox, k: 27 * 64},
 		shape{name: "dW 16x432 k=B*DHW", transB: true, m: 16, n: 27 * 16, k: 2 * lv[0].vox},
 		shape{name: "dW 64x1728 k=B*DHW", transB: true, m: 64, n: 27 * 64, k: 2 * lv[2].vox},
 		shape{name: "dX 864x22400 k=32", transA: true, m: 27 * 32, n: 2 * lv[1].vox, k: 32},

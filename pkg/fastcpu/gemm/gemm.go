@@ -442,7 +442,12 @@ func packInterleave(dst, s []float32, ld, r0, nr, p0, kc, w int) {
 			s5 := s[base+5*ld : base+5*ld+kc]
 			s6 := s[base+6*ld : base+6*ld+kc]
 			s7 := s[base+7*ld : base+7*ld+kc]
-			for p := range s0 {
+			done := 0
+			if transpose8x8 != nil && kc >= 8 {
+				transpose8x8(&panel[r], w, &s0[0], ld, kc/8)
+				done = kc / 8 * 8
+			}
+			for p := done; p < kc; p++ {
 				d := panel[p*w+r : p*w+r+8 : p*w+r+8]
 				d[0], d[1], d[2], d[3] = s0[p], s1[p], s2[p], s3[p]
 				d[4], d[5], d[6], d[7] = s4[p], s5[p], s6[p], s7[p]
@@ -461,6 +466,10 @@ func packInterleave(dst, s []float32, ld, r0, nr, p0, kc, w int) {
 		}
 	}
 }
+
+// transpose8x8, when set, does dst[c*dstStride + r] = src[r*ld + c] for
+// r < 8, c < 8*blocks in SIMD registers.
+var transpose8x8 func(dst *float32, dstStride int, src *float32, ld int, blocks int)
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 func roundUp(a, b int) int { return ceilDiv(a, b) * b }

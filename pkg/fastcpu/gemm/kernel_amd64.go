@@ -17,6 +17,12 @@ func kernel8x48AVX512(k int, a, b *float32, ldb int, c *float32, ldc int, alpha,
 //go:noescape
 func kernel4x24AVX2(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
+// transpose8 writes dst[c*dstStride + r] = src[r*ld + c] for r < 8 and
+// c < 8*blocks (AVX).
+//
+//go:noescape
+func transpose8(dst *float32, dstStride int, src *float32, ld int, blocks int)
+
 // addChain runs 8n dependent integer adds (8n cycles); n >= 1.
 //
 //go:noescape
@@ -32,10 +38,12 @@ func init() {
 	switch {
 	case cpu.X86.HasAVX512F && cpu.X86.HasAVX2 && cpu.X86.HasFMA:
 		all = append(all, kernAVX2, kernAVX512)
+		transpose8x8 = transpose8
 		active = kernAVX512
 	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
 		all = append(all, kernAVX2)
 		active = kernAVX2
+		transpose8x8 = transpose8
 	default:
 		active = kernGeneric
 	}
