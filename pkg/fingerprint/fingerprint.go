@@ -336,7 +336,14 @@ func Load(path string) (*Fingerprint, error) {
 
 // WriteFileAtomic writes b to a temporary file next to path, syncs it and
 // renames it over path.
-func WriteFileAtomic(path string, b []byte) error {
+func WriteFileAtomic(path string, b []byte) error { return writeAtomic(path, b, true) }
+
+// WriteFileAtomicNoSync is WriteFileAtomic without the fsync: the rename is
+// still atomic, but after a power loss the file may be empty or partial. For
+// reproducible caches whose readers verify a checksum.
+func WriteFileAtomicNoSync(path string, b []byte) error { return writeAtomic(path, b, false) }
+
+func writeAtomic(path string, b []byte, sync bool) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -346,7 +353,7 @@ func WriteFileAtomic(path string, b []byte) error {
 		return err
 	}
 	_, err = tmp.Write(b)
-	if err == nil {
+	if err == nil && sync {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {

@@ -11,8 +11,9 @@
 // (as nnU-Net: up to 10000 voxels per class, at least 1% of that class's
 // voxels, drawn at random with a per-case seed) and a CRC-32 of everything
 // before it. Files are written to a temporary name and renamed, so a crash
-// never leaves a half-written case; a case whose sources or plan changed is
-// rebuilt.
+// never leaves a half-written case under its final name (they are not fsynced:
+// after a power loss a damaged file fails its checksum and Build rebuilds it);
+// a case whose sources or plan changed is rebuilt too.
 package preprocess
 
 import (
@@ -330,10 +331,18 @@ func sources(c fingerprint.Case) ([]source, error) {
 	return out, nil
 }
 
-// upToDate reports whether the case file exists for this plan hash and
-// unchanged sources.
+// upToDate reports whether the case file exists, is intact (checksum), and
+// was made for this plan hash from unchanged sources.
 func upToDate(path, hash string, c fingerprint.Case) bool {
-	h, err := readHeader(path)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	body, err := checkCRC(path, b)
+	if err != nil {
+		return false
+	}
+	h, _, err := parseHeader(path, body)
 	if err != nil || h.PlanHash != hash {
 		return false
 	}
@@ -362,7 +371,7 @@ func buildCase(path, hash string, p *plans.Plans, c fingerprint.Case) error {
 	if err != nil {
 		return fmt.Errorf("preprocess: case %s: %w", c.ID, err)
 	}
-	if err := fingerprint.WriteFileAtomic(path, b); err != nil {
+	if err := fingerprint.WriteFileAtomicNoSync(path, b); err != nil {
 		return fmt.Errorf("preprocess: case %s: %w", c.ID, err)
 	}
 	return nil
@@ -444,28 +453,16 @@ func parseHeader(path string, b []byte) (*header, int, error) {
 	return &h, 16 + n, nil
 }
 
-// readHeader reads only the header of a case file.
-func readHeader(path string) (*header, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+// checkCRC verifies the trailing CRC-32 and returns the bytes before it.
+func checkCRC(path string, b []byte) ([]byte, error) {
+	if len(b) < 20 {
+		return nil, fmt.Errorf("preprocess: %s: truncated (%d bytes)", path, len(b))
 	}
-	defer f.Close()
-	var pre [16]byte
-	if _, err := io.ReadFull(f, pre[:]); err != nil {
-		return nil, fmt.Errorf("preprocess: %s: %w", path, err)
+	body := b[:len(b)-4]
+	if crc32.ChecksumIEEE(body) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
+		return nil, fmt.Errorf("preprocess: %s: checksum mismatch (corrupt or truncated file)", path)
 	}
-	n := binary.LittleEndian.Uint32(pre[12:])
-	if n > 1<<24 {
-		return nil, fmt.Errorf("preprocess: %s: header of %d bytes", path, n)
-	}
-	b := make([]byte, 16+int(n))
-	copy(b, pre[:])
-	if _, err := io.ReadFull(f, b[16:]); err != nil {
-		return nil, fmt.Errorf("preprocess: %s: %w", path, err)
-	}
-	h, _, err := parseHeader(path, b)
-	return h, err
+	return body, nil
 }
 
 // ReadCase reads a case file; planHash, when not empty, must match.
@@ -474,12 +471,9 @@ func ReadCase(path, planHash string) (*Case, error) {
 	if err != nil {
 		return nil, fmt.Errorf("preprocess: %w", err)
 	}
-	if len(b) < 20 {
-		return nil, fmt.Errorf("preprocess: %s: truncated (%d bytes)", path, len(b))
-	}
-	body := b[:len(b)-4]
-	if crc32.ChecksumIEEE(body) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
-		return nil, fmt.Errorf("preprocess: %s: checksum mismatch (corrupt or truncated file)", path)
+	body, err := checkCRC(path, b)
+	if err != nil {
+		return nil, err
 	}
 	h, off, err := parseHeader(path, body)
 	if err != nil {

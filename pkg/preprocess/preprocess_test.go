@@ -159,6 +159,13 @@ func TestBuildLoadInvalidate(t *testing.T) {
 	if _, err := ReadCase(path, ""); err == nil {
 		t.Error("truncated case read")
 	}
+	// Build notices the damaged file and rebuilds it.
+	if _, st, err := Build(dir2, &q, cases, Options{}); err != nil || st.Built != 1 {
+		t.Errorf("build after damage: %+v %v, want 1 rebuilt", st, err)
+	}
+	if _, err := ReadCase(path, q.PreprocessHash()); err != nil {
+		t.Errorf("rebuilt case: %v", err)
+	}
 	// A label the plan does not know is refused.
 	bad := writeCases(t, t.TempDir(), 1)[0]
 	lbl, _ := volume.Read(bad.Label)

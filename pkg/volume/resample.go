@@ -196,18 +196,19 @@ func (v *Volume) ResampleLabels(shape [3]int, modes [3]Interp) (*Volume, error) 
 				yw := [2]float32{1 - ay.w[y], ay.w[y]}
 				d := dst[shape[0]*(y+shape[1]*z):]
 				for x := 0; x < shape[0]; x++ {
-					xi := [2]int{ax.i0[x], ax.i1[x]}
-					xw := [2]float32{1 - ax.w[x], ax.w[x]}
-					k := 0
-					same := true
-					for dz := 0; dz < 2; dz++ {
-						for dy := 0; dy < 2; dy++ {
-							row := zi[dz] + yi[dy]
-							for dx := 0; dx < 2; dx++ {
-								lab[k] = src[row+xi[dx]]
-								wt[k] = zw[dz] * yw[dy] * xw[dx]
-								same = same && lab[k] == lab[0]
-								k++
+					x0, x1 := ax.i0[x], ax.i1[x]
+					r00, r01, r10, r11 := zi[0]+yi[0], zi[0]+yi[1], zi[1]+yi[0], zi[1]+yi[1]
+					lab = [8]float32{src[r00+x0], src[r00+x1], src[r01+x0], src[r01+x1], src[r10+x0], src[r10+x1], src[r11+x0], src[r11+x1]}
+					same := lab[1] == lab[0] && lab[2] == lab[0] && lab[3] == lab[0] && lab[4] == lab[0] && lab[5] == lab[0] && lab[6] == lab[0] && lab[7] == lab[0]
+					if !same {
+						xw := [2]float32{1 - ax.w[x], ax.w[x]}
+						k := 0
+						for dz := 0; dz < 2; dz++ {
+							for dy := 0; dy < 2; dy++ {
+								for dx := 0; dx < 2; dx++ {
+									wt[k] = zw[dz] * yw[dy] * xw[dx]
+									k++
+								}
 							}
 						}
 					}
