@@ -6,6 +6,34 @@
 // channel. Voxel (c, x, y, z) is at Data[c*X*Y*Z + x + X*(y + Y*z)], which is
 // also the row-major layout of a tensor shaped [C, Z, Y, X], so volumes feed the
 // networks without transposes.
+//
+// Geometry. The affine A maps voxel (x, y, z) to world millimetres in RAS+
+// (NIfTI's convention). Every operation keeps each voxel's world position by
+// updating A: reorientation (Reorient) permutes and flips axes exactly, with
+// A' = A·M where M maps new voxel indices to old ones; cropping at start s
+// uses A' = A·T(s); resampling from n to m voxels along an axis aligns voxel
+// centres, so output voxel o sits at input coordinate (o+0.5)·n/m − 0.5 and
+// A' = A·diag(n/m)·T(0.5·n/m − 0.5). Orientation codes ("RAS", "LPS", ...)
+// name where each voxel axis points, from the affine's largest direction
+// cosines.
+//
+// Interpolation. At is trilinear with zeros outside the grid (for augmentation);
+// Resample is separable trilinear with edge values extended (exact for linear
+// functions inside the grid); when one axis is more than AnisotropyThreshold
+// times coarser than the finest it is resampled with nearest neighbour and the
+// others linearly, as nnU-Net. Label maps are resampled per label: the one-hot
+// indicator of every label is interpolated and each voxel takes the label with
+// the largest value, which never invents label values and keeps thin
+// structures better than nearest neighbour.
+//
+// Intensities. CT channels are clipped to the dataset's foreground 0.5 and
+// 99.5 percentiles and z-scored with its foreground mean and std; other
+// modalities are z-scored per image, over the (hole-filled) nonzero mask when
+// the plan crops to it, with zeros outside.
+//
+// Prepare runs reorient, crop, normalise and resample in nnU-Net's order and
+// returns a Record (JSON) from which ToOriginal maps label maps (and
+// ToOriginalProbs probabilities) back to the source file's exact grid.
 package volume
 
 import "fmt"
