@@ -148,7 +148,50 @@ func SgemmStrided(workers int, transA, transB bool, m, n, k, batch int, alpha fl
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	run(workers, transA, transB, m, n, k, batch, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC)
+	run(workers, transA, transB, m, n, k, batch, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, nil)
+	return nil
+}
+
+// PackFunc produces op(B) on demand for SgemmFunc: it must write
+// dst[p*ld + j] = op(B)[p0+p, j0+j] for p < kc, j < nc (nc <= ld), and
+// nothing else. It is called for blocks of at most KC rows and one kernel
+// panel (NR columns, e.g. 48) at a time, concurrently from several
+// goroutines, so it must only read shared state.
+type PackFunc func(dst []float32, ld, p0, kc, j0, nc int)
+
+// SgemmFunc is SgemmErr with op(B) (k x n) produced by packB instead of
+// read from memory: implicit GEMM. For a convolution, packB generates the
+// im2col rows from the input tensor directly into the packing buffer, so the
+// k x n column matrix (kernel volume times larger than the input) is never
+// written to or read back from memory. workers is as in SgemmStrided.
+func SgemmFunc(workers int, transA bool, m, n, k int, alpha float32, a []float32, lda int,
+	packB PackFunc, beta float32, c []float32, ldc int) error {
+	if m < 0 || n < 0 || k < 0 {
+		return fmt.Errorf("%w: negative size m=%d n=%d k=%d", ErrInvalid, m, n, k)
+	}
+	if packB == nil {
+		return fmt.Errorf("%w: nil PackFunc", ErrInvalid)
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	if err := checkMatrix("A", a, ar, ac, lda, 0, 1); err != nil {
+		return err
+	}
+	if err := checkMatrix("C", c, m, n, ldc, 0, 1); err != nil {
+		return err
+	}
+	if m == 0 || n == 0 {
+		return nil
+	}
+	if beta == 0 {
+		beta = 0
+	}
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	run(workers, transA, false, m, n, k, 1, alpha, a, lda, 0, nil, n, 0, beta, c, ldc, 0, packB)
 	return nil
 }
 
@@ -196,6 +239,7 @@ type problem struct {
 	a, b, c                   []float32
 	lda, ldb, ldc             int
 	strideA, strideB, strideC int
+	packFn                    PackFunc // produces op(B) when set (b unused)
 	mBlock, nBlock            int // rows / columns of C per task
 	mTasks, nTasks, tasks     int
 	next                      atomic.Int64
@@ -204,29 +248,37 @@ type problem struct {
 
 var problemPool = sync.Pool{New: func() any { return new(problem) }}
 
-// minTaskFlops is the work below which a call is not split further.
-const minTaskFlops = 1 << 20
+// Task sizes, see run.
+const (
+	minParallelFlops = 4 << 20  // below this a call runs in the calling goroutine
+	bigTaskFlops     = 64 << 20 // work per worker above which tasks are split further
+	minTaskCols  = 192
+	minTaskRows  = 64
+)
 
 func run(workers int, transA, transB bool, m, n, k, batch int, alpha float32,
-	a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int) {
+	a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int, packFn PackFunc) {
 	p := problemPool.Get().(*problem)
 	kern := active
 	*p = problem{kern: kern, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
-		a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc, strideA: strideA, strideB: strideB, strideC: strideC}
+		a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc, strideA: strideA, strideB: strideB, strideC: strideC, packFn: packFn}
 
-	// Split each product in column blocks (multiples of nr), then row blocks
-	// (multiples of mr), aiming at about 4 tasks per worker for balance.
+	// Tasks: batch entries, then column blocks, then row blocks. Small
+	// problems get one task per worker (each task packs its own operands, so
+	// splitting duplicates packing); big ones up to four per worker so that a
+	// worker slowed by other processes on the machine delays the call less.
+	// Column blocks are at least minTaskCols wide, row blocks minTaskRows tall.
 	flops := 2 * float64(m) * float64(n) * float64(max(k, 1)) * float64(batch)
 	want := 1
-	if workers > 1 {
-		want = int(min(float64(4*workers), flops/minTaskFlops))
+	if workers > 1 && flops >= minParallelFlops {
+		want = workers * int(min(4, max(1, flops/(float64(workers)*bigTaskFlops))))
 	}
-	perMat := max(1, (want+batch-1)/batch)
-	nBlocks := min(perMat, ceilDiv(n, kern.nr))
-	p.nBlock = roundUp(ceilDiv(n, nBlocks), kern.nr)
+	perMat := ceilDiv(want, batch)
+	nT := min(perMat, max(1, n/minTaskCols), ceilDiv(n, kern.nr))
+	p.nBlock = roundUp(ceilDiv(n, nT), kern.nr)
 	p.nTasks = ceilDiv(n, p.nBlock)
-	mBlocks := min(max(1, perMat/p.nTasks), ceilDiv(m, kern.mr))
-	p.mBlock = roundUp(ceilDiv(m, mBlocks), kern.mr)
+	mT := min(ceilDiv(perMat, p.nTasks), max(1, m/minTaskRows), ceilDiv(m, kern.mr))
+	p.mBlock = roundUp(ceilDiv(m, mT), kern.mr)
 	p.mTasks = ceilDiv(m, p.mBlock)
 	p.tasks = p.mTasks * p.nTasks * batch
 
@@ -319,7 +371,11 @@ func (p *problem) block(buf *buffers, a, b, c []float32, i0, i1, j0, j1 int) {
 		nc := min(kern.nc, j1-jc)
 		for pc := 0; pc < p.k; pc += kern.kc {
 			kc := min(kern.kc, p.k-pc)
-			packB(buf.b, b, p.ldb, p.transB, pc, kc, jc, nc, kern.nr)
+			if p.packFn != nil {
+				p.packFunc(buf.b, pc, kc, jc, nc)
+			} else {
+				packB(buf.b, b, p.ldb, p.transB, pc, kc, jc, nc, kern.nr)
+			}
 			beta := p.beta
 			if pc > 0 {
 				beta = 1
@@ -328,6 +384,22 @@ func (p *problem) block(buf *buffers, a, b, c []float32, i0, i1, j0, j1 int) {
 				mc := min(kern.mc, i1-ic)
 				packA(buf.a, a, p.lda, p.transA, ic, mc, pc, kc, kern.mr)
 				p.macro(buf, kc, mc, nc, c[ic*p.ldc+jc:], beta)
+			}
+		}
+	}
+}
+
+// packFunc fills the B panels of a block from the caller's PackFunc, one
+// panel per call, zero padding the last one.
+func (p *problem) packFunc(dst []float32, pc, kc, jc, nc int) {
+	nr := p.kern.nr
+	for q := 0; q < nc; q += nr {
+		cols := min(nr, nc-q)
+		panel := dst[q*kc : q*kc+nr*kc]
+		p.packFn(panel, nr, pc, kc, jc+q, cols)
+		if cols < nr {
+			for i := 0; i < kc; i++ {
+				clear(panel[i*nr+cols : i*nr+nr])
 			}
 		}
 	}
