@@ -240,7 +240,7 @@ type problem struct {
 	lda, ldb, ldc             int
 	strideA, strideB, strideC int
 	packFn                    PackFunc // produces op(B) when set (b unused)
-	mBlock, nBlock            int // rows / columns of C per task
+	mBlock, nBlock            int      // rows / columns of C per task
 	mTasks, nTasks, tasks     int
 	next                      atomic.Int64
 	wg                        sync.WaitGroup
@@ -252,8 +252,8 @@ var problemPool = sync.Pool{New: func() any { return new(problem) }}
 const (
 	minParallelFlops = 4 << 20  // below this a call runs in the calling goroutine
 	bigTaskFlops     = 64 << 20 // work per worker above which tasks are split further
-	minTaskCols  = 192
-	minTaskRows  = 64
+	minTaskCols      = 192
+	minTaskRows      = 64
 )
 
 func run(workers int, transA, transB bool, m, n, k, batch int, alpha float32,
