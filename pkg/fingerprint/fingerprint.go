@@ -81,12 +81,14 @@ type Stats struct {
 type CaseInfo struct {
 	ID string `json:"id"`
 	// Orientation is the axis code of the file's affine.
-	Orientation          string      `json:"orientation"`
-	Spacing              [3]float64  `json:"spacing"`
-	ShapeBeforeCrop      [3]int      `json:"shape_before_crop"`
-	ShapeAfterCrop       [3]int      `json:"shape_after_crop"`
-	LabelVoxels          map[int]int `json:"label_voxels"`
-	ForegroundPerChannel []Stats     `json:"foreground_intensity_per_channel"`
+	Orientation     string      `json:"orientation"`
+	Spacing         [3]float64  `json:"spacing"`
+	ShapeBeforeCrop [3]int      `json:"shape_before_crop"`
+	ShapeAfterCrop  [3]int      `json:"shape_after_crop"`
+	LabelVoxels     map[int]int `json:"label_voxels"`
+	// LabelVolumes in mm^3 per label.
+	LabelVolumes         map[int]float64 `json:"label_volume_mm3"`
+	ForegroundPerChannel []Stats         `json:"foreground_intensity_per_channel"`
 }
 
 // Fingerprint is the dataset fingerprint (JSON).
@@ -242,6 +244,10 @@ func computeCase(c Case, orientation string, perCase int, seed uint64) (CaseInfo
 	info.ShapeAfterCrop = pi.Shape
 	if info.LabelVoxels, err = pl.LabelCounts(); err != nil {
 		return info, nil, fmt.Errorf("fingerprint: case %s: %s: %w", c.ID, c.Label, err)
+	}
+	info.LabelVolumes = map[int]float64{}
+	for l, n := range info.LabelVoxels {
+		info.LabelVolumes[l] = float64(n) * pi.Spacing[0] * pi.Spacing[1] * pi.Spacing[2]
 	}
 	var fg []int
 	for i, l := range pl.Data {

@@ -73,6 +73,9 @@ func TestComputeSynthetic(t *testing.T) {
 	if got := f.Cases[0].LabelVoxels; got[1] != 8 || got[2] != 8 {
 		t.Errorf("label voxels %v", got)
 	}
+	if got := f.Cases[1].LabelVolumes; got[1] != 8*0.5*0.5*2 {
+		t.Errorf("label volumes %v", got)
+	}
 	if len(f.LabelValues) != 3 || f.LabelValues[2] != 2 {
 		t.Errorf("label values %v", f.LabelValues)
 	}

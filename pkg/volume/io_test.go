@@ -100,3 +100,46 @@ func TestRealHippocampus(t *testing.T) {
 		t.Errorf("round trip agreement %.3f", frac)
 	}
 }
+
+func TestRealLeftAtriumResampleRoundTrip(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large volume")
+	}
+	dir := realData(t, "LA2018_LeftAtrium")
+	img, err := Read(filepath.Join(dir, "imagesTr", "la2018_000.nii.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lbl, err := Read(filepath.Join(dir, "labelsTr", "la2018_000.nii.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := Steps{Orientation: "RAS", CropNonzero: true, Norm: []Norm{{Scheme: SchemeZScore, UseMask: true}}, TargetSpacing: [3]float64{1, 1, 1.1}}
+	pi, pl, rec, err := Prepare(img, lbl, steps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%v at %v -> %v at %v, crop %+v", img.Shape, img.Spacing, pi.Shape, pi.Spacing, rec.Crop)
+	back, err := rec.ToOriginal(pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inter, a, b := 0, 0, 0
+	for i := range lbl.Data {
+		x, y := lbl.Data[i] > 0, back.Data[i] > 0
+		if x {
+			a++
+		}
+		if y {
+			b++
+		}
+		if x && y {
+			inter++
+		}
+	}
+	dice := 2 * float64(inter) / float64(a+b)
+	t.Logf("left atrium Dice after 0.625 -> 1 mm -> 0.625 mm: %.4f", dice)
+	if dice < 0.95 {
+		t.Errorf("round trip Dice %.4f", dice)
+	}
+}
