@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/msdkit/msdkit/pkg/nifti"
@@ -35,23 +36,26 @@ import nibabel as nib
 files = [l.strip() for l in open(sys.argv[1]) if l.strip()]
 reps = int(sys.argv[2])
 def once():
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     for f in files:
         nib.load(f, mmap=False).get_fdata(dtype=np.float32)
-    return time.perf_counter() - t
+    return time.perf_counter() - t, time.process_time() - c
 once()  # warm-up
-best = min(once() for _ in range(reps))
+runs = [once() for _ in range(reps)]
+best = min(r[0] for r in runs)
+cpu = min(r[1] for r in runs)
 total = 0.0
 nvox = 0
 for f in files:
     a = nib.load(f, mmap=False).get_fdata(dtype=np.float32)
     total += float(a.sum(dtype=np.float64))
     nvox += a.size
-print(json.dumps({"seconds": best, "sum": total, "voxels": nvox, "version": nib.__version__}))
+print(json.dumps({"seconds": best, "cpu": cpu, "sum": total, "voxels": nvox, "version": nib.__version__}))
 `
 
 type pyResult struct {
 	Seconds float64 `json:"seconds"`
+	CPU     float64 `json:"cpu"`
 	Sum     float64 `json:"sum"`
 	Voxels  int     `json:"voxels"`
 	Version string  `json:"version"`
@@ -62,8 +66,9 @@ func main() {
 	reps := flag.Int("reps", 3, "timed passes (best is reported)")
 	python := flag.String("python", "/usr/bin/python3", "python with nibabel")
 	big := flag.String("big", "320x320x130", "size of the synthetic float32 volume")
+	keep := flag.String("dir", "", "write the synthetic volumes here and keep them (default: a removed temp dir)")
 	flag.Parse()
-	if err := run(*data, *reps, *python, *big); err != nil {
+	if err := run(*data, *reps, *python, *big, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "niftibench:", err)
 		os.Exit(1)
 	}
@@ -80,12 +85,13 @@ type row struct {
 	name           string
 	files          int
 	mb             float64 // decompressed float32 megabytes produced
-	goSec, pySec   float64
+	goSec, pySec   float64 // wall-clock
+	goCPU, pyCPU   float64 // process CPU time
 	goSum, pySum   float64
 	goVox, pyVoxel int
 }
 
-func run(data string, reps int, python, big string) error {
+func run(data string, reps int, python, big, dir string) error {
 	var files []string
 	for _, sub := range []string{"imagesTr", "labelsTr"} {
 		m, _ := filepath.Glob(filepath.Join(data, sub, "*.nii.gz"))
@@ -112,11 +118,14 @@ func run(data string, reps int, python, big string) error {
 	if _, err := fmt.Sscanf(big, "%dx%dx%d", &nx, &ny, &nz); err != nil || nx < 1 || ny < 1 || nz < 1 {
 		return fmt.Errorf("-big %q: want NXxNYxNZ", big)
 	}
-	dir, err := os.MkdirTemp("", "niftibench")
-	if err != nil {
-		return err
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "niftibench")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
 	}
-	defer os.RemoveAll(dir)
 	img, err := nifti.New([]int{nx, ny, nz}, []float64{0.7, 0.7, 1.25}, nifti.Affine{}, phantom(nx, ny, nz))
 	if err != nil {
 		return err
@@ -136,16 +145,18 @@ func run(data string, reps int, python, big string) error {
 		rows = append(rows, r)
 	}
 	fmt.Printf("\nnifti read benchmark: Go pkg/nifti (Read+Float32) vs nibabel %s get_fdata(float32), best of %d passes\n", lastVersion, reps)
-	fmt.Printf("%-42s %6s %9s %10s %11s %10s %11s %8s %s\n", "case", "files", "MB", "Go s", "Go MB/s", "nibabel s", "nib MB/s", "speedup", "checksum")
+	fmt.Printf("%-40s %5s %7s | %8s %8s %8s | %8s %8s %8s | %7s %7s | %s\n", "case", "files", "MB",
+		"Go s", "Go MB/s", "Go cpu", "nib s", "nib MB/s", "nib cpu", "speedup", "cpu", "checksum")
 	for _, r := range rows {
 		ok := "match"
 		if r.goVox != r.pyVoxel || math.Abs(r.goSum-r.pySum) > 1e-6*math.Max(1, math.Abs(r.pySum)) {
 			ok = fmt.Sprintf("DIFFER (go %g/%d, nibabel %g/%d)", r.goSum, r.goVox, r.pySum, r.pyVoxel)
 		}
-		fmt.Printf("%-42s %6d %9.1f %10.4f %11.1f %10.4f %11.1f %7.2fx %s\n", r.name, r.files, r.mb,
-			r.goSec, r.mb/r.goSec, r.pySec, r.mb/r.pySec, r.pySec/r.goSec, ok)
+		fmt.Printf("%-40s %5d %7.1f | %8.4f %8.1f %8.4f | %8.4f %8.1f %8.4f | %6.2fx %6.2fx | %s\n", r.name, r.files, r.mb,
+			r.goSec, r.mb/r.goSec, r.goCPU, r.pySec, r.mb/r.pySec, r.pyCPU, r.pySec/r.goSec, r.pyCPU/r.goCPU, ok)
 	}
-	fmt.Println("speedup = nibabel time / Go time (>1: Go faster). MB = float32 output megabytes. Timings are wall-clock on a shared machine: noisy.")
+	fmt.Println("speedup = nibabel wall time / Go wall time, cpu = the same for process CPU time (>1: Go faster).")
+	fmt.Println("MB = float32 output megabytes; MB/s from wall time. Shared, loaded machine: wall times are noisy, CPU times less so.")
 	return nil
 }
 
@@ -155,6 +166,7 @@ var lastVersion string
 func compare(name string, files []string, reps int, python string) (row, error) {
 	r := row{name: name, files: len(files)}
 	once := func() (float64, int, error) {
+		c0 := cpuTime()
 		t := time.Now()
 		vox := 0
 		for _, f := range files {
@@ -168,8 +180,11 @@ func compare(name string, files []string, reps int, python string) (row, error) 
 			}
 			vox += len(v)
 		}
-		return time.Since(t).Seconds(), vox, nil
+		wall := time.Since(t).Seconds()
+		r.goCPU = math.Min(r.goCPU, cpuTime()-c0)
+		return wall, vox, nil
 	}
+	r.goCPU = math.Inf(1)
 	if _, _, err := once(); err != nil { // warm-up
 		return r, err
 	}
@@ -211,7 +226,7 @@ func compare(name string, files []string, reps int, python string) (row, error) 
 	if err := json.Unmarshal(out, &pr); err != nil {
 		return r, fmt.Errorf("python output %q: %v", out, err)
 	}
-	r.pySec, r.pySum, r.pyVoxel = pr.Seconds, pr.Sum, pr.Voxels
+	r.pySec, r.pyCPU, r.pySum, r.pyVoxel = pr.Seconds, pr.CPU, pr.Sum, pr.Voxels
 	lastVersion = pr.Version
 	fmt.Fprintf(os.Stderr, "  %s: Go %.4fs, nibabel %.4fs\n", name, r.goSec, r.pySec)
 	return r, nil
@@ -243,4 +258,13 @@ func phantom(nx, ny, nz int) []float32 {
 		}
 	}
 	return v
+}
+
+// cpuTime is the CPU time (user+system) of this process in seconds.
+func cpuTime() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }

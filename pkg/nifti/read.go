@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // maxDeflateRatio bounds how much a deflate stream can expand (about 1032:1),
@@ -275,27 +276,47 @@ func checkSpan(h *Header, off, nbytes, size int64) error {
 	return nil
 }
 
+// Pools of buffered and gzip readers: their buffers and inflate tables are
+// reused across files, which matters when reading many small volumes.
+var (
+	bufPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 256<<10) }}
+	gzPool  sync.Pool
+)
+
+// gzipReader returns a pooled gzip reader on r; release it with putGzip.
+func gzipReader(r io.Reader) (*gzip.Reader, error) {
+	if zr, ok := gzPool.Get().(*gzip.Reader); ok {
+		if err := zr.Reset(r); err != nil {
+			gzPool.Put(zr)
+			return nil, err
+		}
+		return zr, nil
+	}
+	return gzip.NewReader(r)
+}
+
 // decodeStream reads a single-file image from r (gzip detected from the
 // content); size is the size of r's content.
 func decodeStream(r io.Reader, size int64) (*Image, error) {
-	br := bufio.NewReaderSize(r, 256<<10)
+	br := bufPool.Get().(*bufio.Reader)
+	br.Reset(r)
+	defer func() { br.Reset(nil); bufPool.Put(br) }()
 	var src io.Reader = br
 	limit := size
-	var zr *gzip.Reader
+	gz := false
 	if m, _ := br.Peek(2); len(m) == 2 && m[0] == 0x1f && m[1] == 0x8b {
-		var err error
-		if zr, err = gzip.NewReader(br); err != nil {
+		zr, err := gzipReader(br)
+		if err != nil {
 			return nil, fmt.Errorf("gzip: %v", err)
 		}
-		zr.Multistream(true)
-		src, limit = zr, size*maxDeflateRatio+1<<16
+		defer gzPool.Put(zr)
+		src, limit, gz = zr, size*maxDeflateRatio+1<<16, true
 	}
-	h, off, err := decodeHeader(src, limit)
+	h, _, err := decodeHeader(src, limit)
 	if err != nil {
 		return nil, err
 	}
-	_ = off
-	data, err := readData(h, src, zr != nil)
+	data, err := readData(h, src, gz)
 	if err != nil {
 		return nil, err
 	}
@@ -400,10 +421,14 @@ func readPairData(h *Header, imgPath string) (*Image, error) {
 	off := h.VoxOffset
 	var magic [2]byte
 	if n, _ := f.ReadAt(magic[:], 0); n == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(bufio.NewReaderSize(f, 256<<10))
+		br := bufPool.Get().(*bufio.Reader)
+		br.Reset(f)
+		defer func() { br.Reset(nil); bufPool.Put(br) }()
+		zr, err := gzipReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %v", err)
 		}
+		defer gzPool.Put(zr)
 		limit := st.Size()*maxDeflateRatio + 1<<16
 		if err := checkSpan(h, off, nbytes, limit); err != nil {
 			return nil, err
