@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -322,7 +323,9 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends
 				}
 				don[i] = owned[s] && remaining[s] == 1
 			}
+			t0 := time.Now()
 			outs, err := st.sub.Execute(ins, don, 0)
+			addStats("SimpleGo", 0, time.Since(t0))
 			if err != nil {
 				freeAll()
 				return nil, errors.WithMessagef(err, "fastcpu: executing %s", st.name)
@@ -422,7 +425,10 @@ func (e *Executable) runNative(st step, slots []backends.Buffer) (backends.Buffe
 		return nil, err
 	}
 	nativeRuns.Add(1)
-	if err := st.native.native(ins, flat.([]float32)); err != nil {
+	t0 := time.Now()
+	err = st.native.native(ins, flat.([]float32))
+	addStats(st.native.name, st.native.flops, time.Since(t0))
+	if err != nil {
 		_ = sg.BufferFinalize(buf)
 		return nil, errors.WithMessagef(err, "fastcpu: executing %s", st.name)
 	}

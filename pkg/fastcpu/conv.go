@@ -42,6 +42,10 @@ func (b *Builder) ConvGeneral(input, kernel backends.Op, axes backends.ConvolveA
 		inV.shape.Size() > 0 && kV.shape.Size() > 0 && v.shape.Size() > 0 {
 		plan := newConvPlan(inV.shape, kV.shape, v.shape, p)
 		v.call.native = plan.run
+		v.call.flops = 2 * float64(plan.N*plan.O*plan.C*plan.Kp) * float64(plan.Qp)
+		if plan.scatter {
+			v.call.flops = 2 * float64(plan.N*plan.O*plan.C*plan.Kp) * float64(plan.Xp)
+		}
 	}
 	return v, nil
 }
@@ -59,21 +63,30 @@ func (b *Builder) ConvGeneral(input, kernel backends.Op, axes backends.ConvolveA
 //     gathering would multiply by the injected zeros: dcol[(o,k), j] = sum_c ker[o,c,k] in[n,c,j], then
 //     out[n, o, j*D - k*kd + lo] += dcol[(o,k), j].
 type convPlan struct {
-	rank                    int // spatial rank
-	N, C, O                 int
-	X, K, Q                 []int // input, kernel, output spatial dims
-	s, kd, D, lo            []int
-	inSN, inSC              int
-	inSX                    []int
-	kSO, kSC                int
-	kSK                     []int
-	outSN, outSO            int
-	outSQ                   []int
-	Kp, Qp, Xp              int
-	outDirect               bool // output spatial axes trailing and contiguous: GEMM writes in place.
-	scatter                 bool
-	qLines                  bool // gather orientation: col[(c,k), q] (true) or colT[q, (c,k)].
-	parallelBatch           bool
+	rank          int // spatial rank
+	N, C, O       int
+	X, K, Q       []int // input, kernel, output spatial dims
+	s, kd, D, lo  []int
+	inSN, inSC    int
+	inSX          []int
+	kSO, kSC      int
+	kSK           []int
+	outSN, outSO  int
+	outSQ         []int
+	Kp, Qp, Xp    int
+	outDirect     bool // output spatial axes trailing and contiguous: GEMM writes in place.
+	scatter       bool
+	qLines        bool // gather orientation: col[(c,k), q] (true) or colT[q, (c,k)].
+	parallelBatch bool
+	// Flat-grid fast paths (unit steps along the line index, no input dilation, non-negative
+	// padding, spatial axes trailing): the input is zero-padded once per item and every col row is a
+	// contiguous slice of it (see convflat.go).
+	flat    bool
+	Xpad    []int // padded input spatial dims
+	SxPad   []int // row-major strides of the padded spatial block
+	padSize int   // prod(Xpad)
+	G       int   // grid length of a col row
+	slack   int   // zeros after the padded block so every row slice is in bounds
 }
 
 func axisStrides(s shapes.Shape) []int {
@@ -129,6 +142,7 @@ func newConvPlan(inS, kS, outS shapes.Shape, p convParams) *convPlan {
 	cp.scatter = anyDil && allStride1 && inTrailing
 	last := cp.rank - 1
 	cp.qLines = cp.Q[last] >= cp.K[last]
+	cp.setupFlat(p.paddings, inTrailing)
 	// Small GEMMs (kernel gradients: O x Qp tiny, huge contraction) parallelise over the batch.
 	cp.parallelBatch = cp.N > 1 && cp.O*cp.Qp < 64*1024
 	return cp
@@ -145,22 +159,16 @@ func spatialTrailing(spatial []int, rank int) bool {
 	return true
 }
 
-var scratchPool = sync.Pool{New: func() any { return new([]float32) }}
-
-func getScratch(n int) *[]float32 {
-	p := scratchPool.Get().(*[]float32)
-	if cap(*p) < n {
-		*p = make([]float32, n)
-	}
-	*p = (*p)[:n]
-	return p
-}
-
-// convPathRuns counts runs of each convolution algorithm: gather with q-lines, gather with k-lines, scatter.
-var convPathRuns [3]atomic.Int64
+// convPathRuns counts runs of each convolution algorithm: gather with q-lines, gather with k-lines,
+// scatter, flat q-grid, flat k-grid.
+var convPathRuns [5]atomic.Int64
 
 func (cp *convPlan) run(ins [][]float32, out []float32) error {
 	switch {
+	case cp.flat && cp.qLines:
+		convPathRuns[3].Add(1)
+	case cp.flat:
+		convPathRuns[4].Add(1)
 	case cp.scatter:
 		convPathRuns[2].Add(1)
 	case cp.qLines:
@@ -171,16 +179,22 @@ func (cp *convPlan) run(ins [][]float32, out []float32) error {
 	in, ker := ins[0], ins[1]
 	R := cp.C * cp.Kp
 	// Packed kernel: A[o, c*Kp+k] (gather) or W[(o*Kp+k), c] (scatter).
-	packed := getScratch(cp.O * R)
-	defer scratchPool.Put(packed)
-	cp.packKernel(ker, *packed)
+	var packed *[]float32
+	if cp.flat && !cp.qLines {
+		packed = getScratch(cp.O * cp.C * cp.G)
+		cp.packKernelGrid(ker, *packed)
+	} else {
+		packed = getScratch(cp.O * R)
+		cp.packKernel(ker, *packed)
+	}
+	defer putScratch(packed)
 
 	// Output target: in place, or canonical [N, O, Qp] temp then scattered.
 	target, tSN, tSO := out, cp.outSN, cp.outSO
 	var tmp *[]float32
 	if !cp.outDirect {
 		tmp = getScratch(cp.N * cp.O * cp.Qp)
-		defer scratchPool.Put(tmp)
+		defer putScratch(tmp)
 		target, tSN, tSO = *tmp, cp.O*cp.Qp, cp.Qp
 	}
 	workers := runtime.GOMAXPROCS(0)
@@ -217,10 +231,13 @@ func (cp *convPlan) run(ins [][]float32, out []float32) error {
 func (cp *convPlan) runItem(n int, in, packed, target []float32, tSN, tSO, gemmWorkers int) error {
 	R := cp.C * cp.Kp
 	outN := target[n*tSN:]
+	if cp.flat {
+		return cp.runFlat(in[n*cp.inSN:], packed, outN, tSO, gemmWorkers)
+	}
 	if cp.scatter {
 		// dcol[(o,k), j] = W[(o,k), c] x in_n[c, j].
 		dcol := getScratch(cp.O * cp.Kp * cp.Xp)
-		defer scratchPool.Put(dcol)
+		defer putScratch(dcol)
 		inN := in[n*cp.inSN:]
 		if err := gemm.SgemmStrided(gemmWorkers, false, false, cp.O*cp.Kp, cp.Xp, cp.C, 1, 1, packed, cp.C, 0,
 			inN, cp.inSC, 0, 0, *dcol, cp.Xp, 0); err != nil {
@@ -230,7 +247,7 @@ func (cp *convPlan) runItem(n int, in, packed, target []float32, tSN, tSO, gemmW
 		return nil
 	}
 	col := getScratch(R * cp.Qp)
-	defer scratchPool.Put(col)
+	defer putScratch(col)
 	if cp.qLines {
 		cp.im2colQ(in[n*cp.inSN:], *col, gemmWorkers)
 		return gemm.SgemmStrided(gemmWorkers, false, false, cp.O, cp.Qp, R, 1, 1, packed, R, 0, *col, cp.Qp, 0, 0, outN, tSO, 0)
@@ -485,6 +502,29 @@ func workersOr(w int) int {
 		return runtime.GOMAXPROCS(0)
 	}
 	return w
+}
+
+// parallelChunks runs body on up to workers goroutines; next hands out chunk indices 0..n-1.
+func parallelChunks(n, workers int, body func(worker int, next func() (int, bool))) {
+	workers = max(1, min(workers, n))
+	var counter atomic.Int64
+	next := func() (int, bool) {
+		i := int(counter.Add(1) - 1)
+		return i, i < n
+	}
+	if workers == 1 {
+		body(0, next)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body(w, next)
+		}()
+	}
+	wg.Wait()
 }
 
 // parallelFor splits [0, n) in up to workers contiguous chunks run concurrently.

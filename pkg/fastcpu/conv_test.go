@@ -127,7 +127,6 @@ func checkConvConfig(t *testing.T, backend backends.Backend, cfg convConfig, see
 	assertClose(t, tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want))
 }
 
-
 func TestConvRandomConfigsAgainstSimpleGo(t *testing.T) {
 	backend := newBackend(t)
 	r := rand.New(rand.NewPCG(11, 12))
@@ -135,14 +134,14 @@ func TestConvRandomConfigsAgainstSimpleGo(t *testing.T) {
 	if testing.Short() {
 		n = 40
 	}
-	var before [3]int64
+	var before [5]int64
 	for i := range before {
 		before[i] = convPathRuns[i].Load()
 	}
 	for i := range n {
 		checkConvConfig(t, backend, randomConvConfig(r), uint64(i))
 	}
-	for i, name := range []string{"gather q-lines", "gather k-lines", "scatter"} {
+	for i, name := range []string{"gather q-lines", "gather k-lines", "scatter", "flat q-grid", "flat k-grid"} {
 		if convPathRuns[i].Load() == before[i] {
 			t.Errorf("convolution path %q not exercised", name)
 		}

@@ -31,6 +31,7 @@ func (b *Builder) DotGeneral(lhs backends.Op, lhsContractingAxes, lhsBatchAxes [
 			return nil, err
 		}
 		v.call.native = plan.run
+		v.call.flops = 2 * float64(plan.batch) * float64(plan.m) * float64(plan.n) * float64(plan.k)
 	}
 	return v, nil
 }
@@ -104,13 +105,13 @@ func (p *dotPlan) run(ins [][]float32, out []float32) error {
 	lhs, rhs := ins[0], ins[1]
 	if p.lhs.perm != nil {
 		tmp := getScratch(len(lhs))
-		defer scratchPool.Put(tmp)
+		defer putScratch(tmp)
 		permute(lhs, p.lhs.dims, p.lhs.perm, *tmp)
 		lhs = *tmp
 	}
 	if p.rhs.perm != nil {
 		tmp := getScratch(len(rhs))
-		defer scratchPool.Put(tmp)
+		defer putScratch(tmp)
 		permute(rhs, p.rhs.dims, p.rhs.perm, *tmp)
 		rhs = *tmp
 	}

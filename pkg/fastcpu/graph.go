@@ -29,6 +29,7 @@ type call struct {
 	outputs  []*value
 	native   nativeFn // non-nil: executed by our kernels (single output).
 	paramIdx int      // >= 0 for Parameter calls.
+	flops    float64  // of the native execution, for statistics.
 	// Set during compilation.
 	free  bool // depends on no parameter and is not native: rebuilt in each sub-graph that uses it.
 	level int

@@ -51,7 +51,7 @@ func TestTrainTinyConvNet(t *testing.T) {
 		d := leaky(norm(conv(ctx.In("down"), h, 8, 3, 2))) // [B, 8, 2, 2, 2]
 		u := conv(ctx.In("up"), d, 4*8, 1, 1)              // [B, 4*8, 2,2,2] -> [B,4,4,4,4]
 		b := u.Shape().Dimensions[0]
-		u = graph.Reshape(u, b, 4, 2, 2, 2, 2, 2, 2)   // [B, C, kd, kh, kw, D, H, W]
+		u = graph.Reshape(u, b, 4, 2, 2, 2, 2, 2, 2)          // [B, C, kd, kh, kw, D, H, W]
 		u = graph.TransposeAllDims(u, 0, 1, 5, 2, 6, 3, 7, 4) // [B, C, D, kd, H, kh, W, kw]
 		u = graph.Reshape(u, b, 4, 4, 4, 4)
 		y := conv(ctx.In("head"), graph.Concatenate([]*graph.Node{h, u}, 1), 1, 3, 1)
