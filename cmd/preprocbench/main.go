@@ -45,8 +45,9 @@ func main() {
 	workers := flag.Int("workers", runtime.GOMAXPROCS(0), "cases processed at once (Go and peer)")
 	stages := flag.Int("stages", 20, "cases timed stage by stage on one core (0: skip)")
 	python := flag.String("python", "/usr/bin/python3", "python with nibabel and scipy for the peer (empty: skip)")
+	save := flag.String("save", "", "also write fingerprint.json and plans.json into this folder")
 	flag.Parse()
-	if err := run(*data, *task, *out, *budget, *spacing, *workers, *stages, *python); err != nil {
+	if err := run(*data, *task, *out, *budget, *spacing, *workers, *stages, *python, *save); err != nil {
 		fmt.Fprintln(os.Stderr, "preprocbench:", err)
 		os.Exit(1)
 	}
@@ -81,7 +82,7 @@ func peakRSS() int64 {
 
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 
-func run(data, task, out, budget, spacing string, workers, stages int, python string) error {
+func run(data, task, out, budget, spacing string, workers, stages int, python, save string) error {
 	ds, err := msd.OpenDir(filepath.Join(data, task))
 	if err != nil {
 		return err
@@ -116,6 +117,14 @@ func run(data, task, out, budget, spacing string, workers, stages int, python st
 			if p.TargetSpacing[i], err = strconv.ParseFloat(strings.TrimSpace(s), 64); err != nil || !(p.TargetSpacing[i] > 0) {
 				return fmt.Errorf("-spacing %q: bad number %q", spacing, s)
 			}
+		}
+	}
+	if save != "" {
+		if err := fp.Save(filepath.Join(save, "fingerprint.json")); err != nil {
+			return err
+		}
+		if err := p.Save(filepath.Join(save, "plans.json")); err != nil {
+			return err
 		}
 	}
 	c3 := p.Configurations[plans.Config3D]

@@ -20,6 +20,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"sort"
@@ -317,11 +318,30 @@ func Percentile(sorted []float64, q float64) float64 {
 
 // Save writes f as indented JSON, atomically.
 func (f *Fingerprint) Save(path string) error {
-	b, err := json.MarshalIndent(f, "", "  ")
+	b, err := IndentJSON(f)
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(path, append(b, '\n'))
+	return WriteFileAtomic(path, b)
+}
+
+// flatArray matches an indented JSON array of scalars.
+var flatArray = regexp.MustCompile(`\[\n\s*([^\[\]{}\n]+(?:,\n\s*[^\[\]{}\n]+)*)\n\s*\]`)
+var arraySep = regexp.MustCompile(`,\n\s*`)
+
+// IndentJSON marshals v with two-space indentation, keeping arrays of
+// scalars on one line ("spacing": [1, 1, 1]) so files stay easy to read and
+// edit. It ends with a newline.
+func IndentJSON(v any) ([]byte, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	b = flatArray.ReplaceAllFunc(b, func(m []byte) []byte {
+		inner := flatArray.FindSubmatch(m)[1]
+		return append(append([]byte("["), arraySep.ReplaceAll(inner, []byte(", "))...), ']')
+	})
+	return append(b, '\n'), nil
 }
 
 // Load reads a fingerprint written by Save.

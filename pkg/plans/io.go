@@ -14,11 +14,7 @@ import (
 
 // JSON returns p as indented JSON.
 func (p *Plans) JSON() ([]byte, error) {
-	b, err := json.MarshalIndent(p, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return append(b, '\n'), nil
+	return fingerprint.IndentJSON(p)
 }
 
 // Save validates p and writes it as indented JSON (atomically).

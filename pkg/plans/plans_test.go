@@ -212,11 +212,11 @@ func TestSaveLoadValidate(t *testing.T) {
 		t.Error("round trip changed the plan")
 	}
 	raw, _ := os.ReadFile(path)
-	if !strings.Contains(string(raw), "\n  \"target_spacing\": [\n") {
+	if !strings.Contains(string(raw), "\n  \"target_spacing\": [1, 1, 1],\n") {
 		t.Error("plan JSON is not indented")
 	}
 	for _, tc := range []struct{ edit, want string }{
-		{`"patch_size": [` + "\n        40", `"patch_size": [` + "\n        41"},
+		{`"patch_size": [40, 56]`, `"patch_size": [41, 56]`},
 		{`"scheme": "ZScore"`, `"scheme": "Zscore"`},
 		{`"batch_size":`, `"batch_sise":`},
 		{`"version": 1`, `"version": 7`},
