@@ -3,6 +3,7 @@ package nifti
 import (
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -194,5 +195,46 @@ func TestNibabelFixtures(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSetQFormMatchesNibabel checks the quaternion, qfac and zooms stored for
+// an affine against nibabel's set_qform (testdata/fixtures/set_qform.json).
+func TestSetQFormMatchesNibabel(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "fixtures", "set_qform.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct {
+		Affine  [][]float64 `json:"affine"`
+		Quatern []float64   `json:"quatern"`
+		Qfac    float64     `json:"qfac"`
+		Zooms   []float64   `json:"zooms"`
+		Qform   [][]float64 `json:"qform"`
+	}
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) < 5 {
+		t.Fatalf("%d cases", len(cases))
+	}
+	for i, c := range cases {
+		var a Affine
+		for r := 0; r < 4; r++ {
+			copy(a[r][:], c.Affine[r])
+		}
+		h := Header{Format: FormatNIfTI2}
+		if err := h.SetQForm(a, 1); err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		got := []float64{h.QuaternB, h.QuaternC, h.QuaternD, h.Pixdim[0], h.Pixdim[1], h.Pixdim[2], h.Pixdim[3]}
+		want := append(append(append([]float64{}, c.Quatern...), c.Qfac), c.Zooms...)
+		for k := range want {
+			if math.Abs(got[k]-want[k]) > 1e-9 {
+				t.Errorf("case %d (%v): quatern/qfac/zooms %v, nibabel %v", i, a, got, want)
+				break
+			}
+		}
+		checkAffine(t, fmt.Sprintf("case %d qform", i), h.QForm(), c.Qform, 1e-9)
 	}
 }

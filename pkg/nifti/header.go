@@ -471,10 +471,9 @@ func (h *Header) fix() {
 	h.Bitpix = int16(8 * h.Datatype.Size())
 }
 
-// encode writes the header in little-endian NIfTI-1 or NIfTI-2 layout with
-// the given vox_offset and single-file magic.
-func (h *Header) encode(f Format, single bool, voxOffset int64) []byte {
-	bo := binary.LittleEndian
+// encode writes the header in NIfTI-1 or NIfTI-2 layout in byte order bo
+// with the given vox_offset and single-file magic.
+func (h *Header) encode(f Format, bo binary.ByteOrder, single bool, voxOffset int64) []byte {
 	if f == FormatNIfTI2 {
 		b := make([]byte, SizeofHdr2)
 		bo.PutUint32(b[0:], SizeofHdr2)
@@ -599,7 +598,7 @@ func parseExtensions(b []byte, bo binary.ByteOrder) []Extension {
 
 // encodeExtensions returns the extender and extensions, each padded to a
 // multiple of 16 bytes.
-func encodeExtensions(exts []Extension) []byte {
+func encodeExtensions(exts []Extension, bo binary.ByteOrder) []byte {
 	out := make([]byte, 4)
 	if len(exts) == 0 {
 		return out
@@ -608,8 +607,8 @@ func encodeExtensions(exts []Extension) []byte {
 	for _, e := range exts {
 		size := (8 + len(e.Data) + 15) / 16 * 16
 		var hb [8]byte
-		binary.LittleEndian.PutUint32(hb[:], uint32(size))
-		binary.LittleEndian.PutUint32(hb[4:], uint32(e.Code))
+		bo.PutUint32(hb[:], uint32(size))
+		bo.PutUint32(hb[4:], uint32(e.Code))
 		out = append(out, hb[:]...)
 		out = append(out, e.Data...)
 		out = append(out, make([]byte, size-8-len(e.Data))...)

@@ -63,47 +63,54 @@ func TestRoundTripAllTypes(t *testing.T) {
 			{"uint64", ramp(n, func(i int) uint64 { return uint64(i) * 1e15 })},
 			{"float32", ramp(n, func(i int) float32 { return float32(i)*0.25 - 3 })},
 			{"float64", ramp(n, func(i int) float64 { return float64(i)*1e-3 - 1e5 })},
+			{"complex64", ramp(n, func(i int) complex64 { return complex(float32(i), -float32(i)/3) })},
+			{"complex128", ramp(n, func(i int) complex128 { return complex(float64(i)/7, 1e10) })},
 		}
 		for _, tc := range cases {
 			for _, ext := range []string{".nii", ".nii.gz"} {
-				name := fmt.Sprintf("%s_%dd%s", tc.name, len(shape), ext)
-				t.Run(name, func(t *testing.T) {
-					sp := []float64{1.5, 2, 3}
-					img, err := New(shape, sp, testAffine(), tc.data)
-					if err != nil {
-						t.Fatal(err)
-					}
-					want := append([]byte(nil), img.Bytes()...)
-					path := filepath.Join(t.TempDir(), "x"+ext)
-					if err := Write(path, img); err != nil {
-						t.Fatal(err)
-					}
-					got, err := Read(path)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if fmt.Sprint(got.Shape()) != fmt.Sprint(shape) {
-						t.Fatalf("shape %v, want %v", got.Shape(), shape)
-					}
-					if got.Datatype.String() != tc.name {
-						t.Fatalf("datatype %s, want %s", got.Datatype, tc.name)
-					}
-					if !bytes.Equal(got.Bytes(), want) {
-						t.Fatal("data differs after round trip")
-					}
-					if !closeAff(got.Affine(), testAffine(), 1e-5) {
-						t.Fatalf("affine %v, want %v", got.Affine(), testAffine())
-					}
-					if !closeAff(got.QForm(), testAffine(), 1e-5) {
-						t.Fatalf("qform %v, want %v", got.QForm(), testAffine())
-					}
-					sp2 := got.Spacing()
-					for i := range sp {
-						if math.Abs(sp2[i]-sp[i]) > 1e-6 {
-							t.Fatalf("spacing %v, want %v", sp2, sp)
+				for _, bo := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
+					name := fmt.Sprintf("%s_%dd_%v%s", tc.name, len(shape), bo, ext)
+					t.Run(name, func(t *testing.T) {
+						sp := []float64{1.5, 2, 3}
+						img, err := New(shape, sp, testAffine(), tc.data)
+						if err != nil {
+							t.Fatal(err)
 						}
-					}
-				})
+						want := append([]byte(nil), img.Bytes()...)
+						path := filepath.Join(t.TempDir(), "x"+ext)
+						if err := WriteWith(path, img, WriteOptions{ByteOrder: bo}); err != nil {
+							t.Fatal(err)
+						}
+						got, err := Read(path)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if got.ByteOrder != bo {
+							t.Fatalf("byte order %v, wrote %v", got.ByteOrder, bo)
+						}
+						if fmt.Sprint(got.Shape()) != fmt.Sprint(shape) {
+							t.Fatalf("shape %v, want %v", got.Shape(), shape)
+						}
+						if got.Datatype.String() != tc.name {
+							t.Fatalf("datatype %s, want %s", got.Datatype, tc.name)
+						}
+						if !bytes.Equal(got.Bytes(), want) {
+							t.Fatal("data differs after round trip")
+						}
+						if !closeAff(got.Affine(), testAffine(), 1e-5) {
+							t.Fatalf("affine %v, want %v", got.Affine(), testAffine())
+						}
+						if !closeAff(got.QForm(), testAffine(), 1e-5) {
+							t.Fatalf("qform %v, want %v", got.QForm(), testAffine())
+						}
+						sp2 := got.Spacing()
+						for i := range sp {
+							if math.Abs(sp2[i]-sp[i]) > 1e-6 {
+								t.Fatalf("spacing %v, want %v", sp2, sp)
+							}
+						}
+					})
+				}
 			}
 		}
 	}
@@ -242,6 +249,99 @@ func TestRealData(t *testing.T) {
 					break
 				}
 			}
+		}
+	}
+}
+
+func TestRGB24AndExtensions(t *testing.T) {
+	rgb := []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+	img, err := NewRaw([]int{2, 2, 1}, nil, Affine{}, DTRGB24, rgb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img.Extensions = []Extension{{Code: 6, Data: []byte("a comment")}, {Code: 4, Data: bytes.Repeat([]byte{7}, 40)}}
+	img.Descrip = "rgb test"
+	path := filepath.Join(t.TempDir(), "rgb.nii.gz")
+	if err := WriteWith(path, img, WriteOptions{ByteOrder: binary.BigEndian}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := got.RGB24()
+	if err != nil || !bytes.Equal(b, rgb) {
+		t.Fatalf("rgb %v %v", b, err)
+	}
+	if got.Descrip != "rgb test" || len(got.Extensions) != 2 || got.Extensions[0].Code != 6 ||
+		!bytes.HasPrefix(got.Extensions[0].Data, []byte("a comment")) || len(got.Extensions[1].Data) != 40 {
+		t.Fatalf("descrip %q extensions %+v", got.Descrip, got.Extensions)
+	}
+	if got.VoxOffset != 348+4+32+48 {
+		t.Errorf("vox_offset %d", got.VoxOffset)
+	}
+	if _, err := got.Float32(); err == nil {
+		t.Error("Float32 of RGB24: no error")
+	}
+	if _, err := got.Int16(); err == nil {
+		t.Error("Int16 of RGB24: no error")
+	}
+}
+
+func TestNIfTI2Choice(t *testing.T) {
+	dir := t.TempDir()
+	img, err := New([]int{40000, 1, 1}, nil, Affine{}, make([]uint8, 40000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "wide.nii")
+	if err := Write(p, img); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Read(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Format != FormatNIfTI2 || got.Shape()[0] != 40000 {
+		t.Errorf("format %v shape %v, want NIfTI-2 40000", got.Format, got.Shape())
+	}
+	small, _ := New([]int{2, 2, 2}, nil, Affine{}, make([]uint8, 8))
+	for _, f := range []Format{0, FormatNIfTI2} {
+		p := filepath.Join(dir, fmt.Sprintf("s%d.nii", f))
+		if err := WriteWith(p, small, WriteOptions{Format: f}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadHeader(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := FormatNIfTI1
+		if f == FormatNIfTI2 {
+			want = FormatNIfTI2
+		}
+		if got.Format != want {
+			t.Errorf("forced %v: wrote %v", f, got.Format)
+		}
+	}
+}
+
+func TestOrientation(t *testing.T) {
+	tests := []struct {
+		a    Affine
+		want string
+	}{
+		{Identity, "RAS"},
+		{Affine{{-1, 0, 0, 0}, {0, -1, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}}, "LPS"},
+		{Affine{{-2, 0, 0, 0}, {0, 2, 0, 0}, {0, 0, 2, 0}, {0, 0, 0, 1}}, "LAS"},
+		{Affine{{0, 0, 1, 0}, {1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 0, 1}}, "ASR"},
+		{Affine{{0, 0, -3, 0}, {0, -1, 0, 0}, {1, 0, 0, 0}, {0, 0, 0, 1}}, "SPL"},
+		{Affine{{1, 0.1, 0, 0}, {-0.1, 1, 0, 0}, {0, 0, -1, 0}, {0, 0, 0, 1}}, "RAI"}, // small rotation
+		{Affine{{0.7, 0.72, 0, 0}, {-0.72, 0.7, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}}, "PRS"},
+		{Affine{{1, 0, 0, 0}, {0, 0, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}}, "R?S"}, // dropped axis
+	}
+	for _, tc := range tests {
+		if got := Orientation(tc.a); got != tc.want {
+			t.Errorf("Orientation(%v) = %s, want %s", tc.a, got, tc.want)
 		}
 	}
 }

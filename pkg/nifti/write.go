@@ -17,13 +17,22 @@ import (
 type WriteOptions struct {
 	// GzipLevel is the compression level for .gz files (default 1, as nibabel).
 	GzipLevel int
-	// Format forces FormatNIfTI2; by default NIfTI-1 is written unless a dim
-	// exceeds 32767.
+	// Format forces FormatNIfTI2; by default NIfTI-1 is written unless a
+	// value does not fit its fields (a dim over 32767, a float over float32).
 	Format Format
+	// ByteOrder of the file; nil means little-endian.
+	ByteOrder binary.ByteOrder
+}
+
+func (o WriteOptions) order() binary.ByteOrder {
+	if o.ByteOrder == nil {
+		return binary.LittleEndian
+	}
+	return o.ByteOrder
 }
 
 // Write writes img to path as a single-file NIfTI (.nii, or gzipped when the
-// name ends in .gz), little-endian, through a temporary file renamed into
+// name ends in .gz), little-endian (see WriteWith for options), through a temporary file renamed into
 // place. NIfTI-2 is used when a dimension does not fit NIfTI-1's int16.
 func Write(path string, img *Image) error {
 	return WriteWith(path, img, WriteOptions{})
@@ -64,7 +73,7 @@ func writeFile(path string, img *Image, opt WriteOptions) error {
 		}
 	}()
 	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err := encode(bw, img, hdr, ext, gz, opt.GzipLevel); err != nil {
+	if err := encode(bw, img, hdr, ext, gz, opt); err != nil {
 		return err
 	}
 	if err := bw.Flush(); err != nil {
@@ -86,9 +95,9 @@ func writeFile(path string, img *Image, opt WriteOptions) error {
 	return nil
 }
 
-// writeData writes native-order voxel bytes as little-endian.
-func writeData(w io.Writer, data []byte, unit int) error {
-	if nativeOrder == binary.LittleEndian || unit <= 1 {
+// writeData writes native-order voxel bytes in byte order bo.
+func writeData(w io.Writer, data []byte, unit int, bo binary.ByteOrder) error {
+	if nativeOrder == bo || unit <= 1 {
 		_, err := w.Write(data)
 		return err
 	}
@@ -123,7 +132,21 @@ func prepare(img *Image, opt WriteOptions) (hdr, ext []byte, err error) {
 		format = FormatNIfTI2
 	}
 	for i := 0; i < 8; i++ {
-		if h.Dim[i] > math.MaxInt16 {
+		if h.Dim[i] > math.MaxInt16 || h.SliceStart > math.MaxInt16 || h.SliceEnd > math.MaxInt16 ||
+			h.SliceStart < math.MinInt16 || h.SliceEnd < math.MinInt16 {
+			format = FormatNIfTI2
+		}
+	}
+	// Values that would overflow or underflow to 0 in NIfTI-1's float32 fields
+	// also need NIfTI-2.
+	floats := []float64{h.IntentP1, h.IntentP2, h.IntentP3, h.SclSlope, h.SclInter, h.CalMax, h.CalMin,
+		h.SliceDuration, h.Toffset, h.QuaternB, h.QuaternC, h.QuaternD, h.QoffsetX, h.QoffsetY, h.QoffsetZ}
+	floats = append(floats, h.Pixdim[:]...)
+	floats = append(floats, h.SrowX[:]...)
+	floats = append(floats, h.SrowY[:]...)
+	floats = append(floats, h.SrowZ[:]...)
+	for _, v := range floats {
+		if a := math.Abs(v); a > math.MaxFloat32 && !math.IsInf(v, 0) || a != 0 && float32(a) == 0 {
 			format = FormatNIfTI2
 		}
 	}
@@ -141,12 +164,12 @@ func prepare(img *Image, opt WriteOptions) (hdr, ext []byte, err error) {
 		h.SclSlope, h.SclInter = slope, inter
 		h.Format = FormatNIfTI1
 	}
-	ext = encodeExtensions(h.Extensions)
+	ext = encodeExtensions(h.Extensions, opt.order())
 	off := int64(SizeofHdr1) + int64(len(ext))
 	if format == FormatNIfTI2 {
 		off = int64(SizeofHdr2) + int64(len(ext))
 	}
-	return h.encode(format, true, off), ext, nil
+	return h.encode(format, opt.order(), true, off), ext, nil
 }
 
 // Encode writes img as a single-file NIfTI to w, gzipped when gz is true
@@ -156,10 +179,11 @@ func Encode(w io.Writer, img *Image, gz bool, opt WriteOptions) error {
 	if err != nil {
 		return err
 	}
-	return encode(w, img, hdr, ext, gz, opt.GzipLevel)
+	return encode(w, img, hdr, ext, gz, opt)
 }
 
-func encode(w io.Writer, img *Image, hdr, ext []byte, gz bool, level int) error {
+func encode(w io.Writer, img *Image, hdr, ext []byte, gz bool, opt WriteOptions) error {
+	level := opt.GzipLevel
 	if level == 0 {
 		level = 1
 	}
@@ -177,7 +201,7 @@ func encode(w io.Writer, img *Image, hdr, ext []byte, gz bool, level int) error 
 	if _, err := w.Write(ext); err != nil {
 		return err
 	}
-	if err := writeData(w, img.data, dtTable[img.Datatype].swap); err != nil {
+	if err := writeData(w, img.data, dtTable[img.Datatype].swap, opt.order()); err != nil {
 		return err
 	}
 	if zw != nil {

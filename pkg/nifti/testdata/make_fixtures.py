@@ -210,6 +210,34 @@ def main():
             raw = np.asanyarray(img.dataobj).reshape(-1, order="F")
             e["raw"] = [int(b) for v in raw for b in v]
         expected[name] = e
+    # set_qform cases: the quaternion, qfac and zooms nibabel stores for an
+    # affine (NIfTI-2 header, so float64 fields).
+    cases = []
+    affs = [
+        np.eye(4),
+        rot_affine([1.5, 2.0, 3.0], 30, [-10, 20.5, 7]),
+        rot_affine([1.0, 1.2, 2.0], -20, [90, 100, -50], flip_z=True),
+        np.diag([-1.0, -1.0, 1.0, 1.0]),                  # 180 deg about z (w = 0)
+        np.diag([1.0, -1.0, -1.0, 1.0]),                  # 180 deg about x
+        np.diag([-2.0, 3.0, 4.0, 1.0]),                   # left-handed
+        np.array([[0, 0, 1.2, 1], [1, 0, 0, 2], [0, 1, 0, 3], [0, 0, 0, 1.0]]),
+        np.array([[2.0, 0.3, 0, -5], [0, 2.0, 0.1, 3], [0, 0, 2.5, 1], [0, 0, 0, 1]]),  # shear
+        rot_affine([0.5, 0.5, 0.5], 179.9, [0, 0, 0]),
+    ]
+    for aff in affs:
+        h = nib.Nifti2Header()
+        h.set_qform(aff, code=1)
+        cases.append({
+            "affine": np.asarray(aff, float).tolist(),
+            "quatern": [float(h["quatern_b"]), float(h["quatern_c"]), float(h["quatern_d"])],
+            "qfac": float(h["pixdim"][0]),
+            "zooms": [float(z) for z in h["pixdim"][1:4]],
+            "qform": h.get_qform().tolist(),
+        })
+    with open(os.path.join(OUT, "set_qform.json"), "w") as f:
+        json.dump(cases, f, separators=(",", ":"))
+        f.write("\n")
+
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(expected, f, sort_keys=True, separators=(",", ":"))
         f.write("\n")
