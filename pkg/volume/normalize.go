@@ -74,6 +74,10 @@ func (v *Volume) Normalize(c int, n Norm, mask []bool) (mean, std float64, err e
 			s += float64(x)
 			cnt++
 		}
+		if cnt == 0 && use {
+			// Empty mask: fall back to the whole image.
+			return v.Normalize(c, Norm{Scheme: SchemeZScore}, nil)
+		}
 		if cnt == 0 {
 			return 0, 0, nil
 		}

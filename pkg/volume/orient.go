@@ -140,6 +140,13 @@ func (r Reorientation) Apply(v *Volume) *Volume {
 
 // Undo maps a volume in the reoriented grid back to the source grid exactly.
 func (r Reorientation) Undo(v *Volume) (*Volume, error) {
+	var seen [3]bool
+	for _, p := range r.Perm {
+		if p < 0 || p > 2 || seen[p] {
+			return nil, fmt.Errorf("volume: undo reorientation: perm %v is not a permutation of 0, 1, 2", r.Perm)
+		}
+		seen[p] = true
+	}
 	var want [3]int
 	for i := 0; i < 3; i++ {
 		want[i] = r.SourceShape[r.Perm[i]]

@@ -395,6 +395,13 @@ func TestNormalize(t *testing.T) {
 			t.Fatalf("CT voxel %d: %g want %g", i, ct.Data[i], want)
 		}
 	}
+	empty := v.Clone()
+	if m, _, err := empty.Normalize(0, Norm{Scheme: SchemeZScore, UseMask: true}, make([]bool, v.NumVoxels())); err != nil || m == 0 {
+		t.Errorf("empty mask: mean %g, %v (want the whole-image mean)", m, err)
+	}
+	if _, err := (Reorientation{Perm: [3]int{0, 0, 1}}).Undo(v); err == nil {
+		t.Error("bad permutation accepted")
+	}
 	if _, _, err := v.Clone().Normalize(0, Norm{Scheme: "bogus"}, nil); err == nil {
 		t.Error("unknown scheme accepted")
 	}
