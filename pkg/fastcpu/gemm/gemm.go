@@ -25,7 +25,7 @@
 //
 //	avx512  8 x 48 (24 zmm accumulators, A broadcast from memory)  amd64
 //	avx2    4 x 24 (12 ymm accumulators, FMA)                      amd64
-//	generic 4 x 4  (scalar Go, 16 accumulators)                    everywhere, and under the purego tag
+//	generic 2 x 4  (scalar Go, 8 accumulators)                     everywhere, and under the purego tag
 //
 // Work is split in independent blocks of C (columns first, then rows, then
 // batch entries), taken from a shared counter by up to runtime.GOMAXPROCS(0)
@@ -330,7 +330,7 @@ var bufPool sync.Pool
 func getBuffers(k *kernel) *buffers {
 	if v := bufPool.Get(); v != nil {
 		buf := v.(*buffers)
-		if buf.kern == k {
+		if buf.kern == k && len(buf.a) == k.mc*k.kc && len(buf.b) == k.kc*k.nc {
 			return buf
 		}
 	}
