@@ -266,7 +266,8 @@ func Evaluate[T Integer](id string, ref, pred []T, shape [3]int, spacing [3]floa
 }
 
 // EvaluateVolumes scores two one-channel label volumes of the same
-// geometry (shape, and spacing within 1e-3 relative).
+// geometry (shape, spacing within 1e-3 relative, affine within
+// volume.GeometryTolerance).
 func EvaluateVolumes(id string, ref, pred *volume.Volume, opts Options) (CaseResult, error) {
 	if ref == nil || pred == nil {
 		return CaseResult{}, fmt.Errorf("metrics: case %s: nil volume", id)
@@ -278,6 +279,9 @@ func EvaluateVolumes(id string, ref, pred *volume.Volume, opts Options) (CaseRes
 		if math.Abs(ref.Spacing[a]-pred.Spacing[a]) > 1e-3*ref.Spacing[a] {
 			return CaseResult{}, fmt.Errorf("metrics: case %s: reference spacing %v, prediction spacing %v", id, ref.Spacing, pred.Spacing)
 		}
+	}
+	if err := volume.SameGeometry(ref, pred, volume.GeometryTolerance); err != nil {
+		return CaseResult{}, fmt.Errorf("metrics: case %s: reference and prediction: %w", id, err)
 	}
 	r, err := toLabels(ref)
 	if err != nil {

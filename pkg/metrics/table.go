@@ -178,3 +178,29 @@ func (t *Table) Save(path string) error {
 	}
 	return nil
 }
+
+// Markdown renders the means and, when perCase is set, every case as
+// Markdown tables (for gonbui.DisplayMarkdown).
+func (t *Table) Markdown(perCase bool) string {
+	var b strings.Builder
+	name := func(l int, n string) string {
+		if n == "" {
+			return strconv.Itoa(l)
+		}
+		return fmt.Sprintf("%d %s", l, n)
+	}
+	b.WriteString("| label | mean Dice | cases | mean HD95 (mm) | cases |\n|---|---|---|---|---|\n")
+	for _, m := range t.Mean {
+		fmt.Fprintf(&b, "| %s | %s | %d | %s | %d |\n", name(m.Label, m.Name), m.Dice, m.NDice, m.HD95, m.NHD95)
+	}
+	fmt.Fprintf(&b, "\nMean foreground Dice: %s\n", t.MeanDice)
+	if perCase {
+		b.WriteString("\n| case | label | Dice | HD95 (mm) | ref voxels | pred voxels |\n|---|---|---|---|---|---|\n")
+		for _, c := range t.Cases {
+			for _, s := range c.Labels {
+				fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %d |\n", c.ID, name(s.Label, s.Name), s.Dice, s.HD95, s.RefVoxels, s.PredVoxels)
+			}
+		}
+	}
+	return b.String()
+}
