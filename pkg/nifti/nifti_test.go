@@ -43,7 +43,7 @@ func closeAff(a, b Affine, tol float64) bool {
 }
 
 func TestRoundTripAllTypes(t *testing.T) {
-	shapes := [][]int{{5, 4, 3}, {3, 4, 2, 2}, {2, 3, 2, 2, 2}}
+	shapes := [][]int{{5, 4, 3}, {3, 4, 2, 2}, {2, 3, 2, 2, 2}, {2, 1, 2, 1, 2, 1, 3}}
 	for _, shape := range shapes {
 		n := 1
 		for _, s := range shape {
@@ -205,12 +205,17 @@ func TestRealData(t *testing.T) {
 	if d := os.Getenv("MSD_DATA"); d != "" {
 		root = d
 	}
-	files, _ := filepath.Glob(filepath.Join(root, "*", "*Tr", "*.nii.gz"))
+	dirs, _ := filepath.Glob(filepath.Join(root, "*", "*Tr"))
+	var files []string
+	for _, d := range dirs {
+		m, _ := filepath.Glob(filepath.Join(d, "*.nii.gz"))
+		if testing.Short() { // a sample of each folder
+			m = m[:min(len(m), 2)]
+		}
+		files = append(files, m...)
+	}
 	if len(files) == 0 {
 		t.Skip("no real data under", root)
-	}
-	if testing.Short() {
-		files = files[:min(len(files), 20)]
 	}
 	for _, f := range files {
 		if strings.HasPrefix(filepath.Base(f), "._") {

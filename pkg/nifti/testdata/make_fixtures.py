@@ -160,6 +160,18 @@ def main():
     patch_f32(os.path.join(OUT, "analyze_spm.hdr"), 112, 0.25)  # SPM funused1
     made.append("analyze_spm.hdr")
 
+    # 12b. big-endian ANALYZE pair written byte by byte, gzipped.
+    hdr = nib.AnalyzeHeader(endianness=">")
+    hdr.set_data_dtype(np.float32)
+    hdr.set_data_shape((3, 2, 2))
+    hdr.set_zooms((0.5, 0.75, 1.0))
+    data = ramp((3, 2, 2), np.float32, -0.5, 4)
+    with gzip.GzipFile(os.path.join(OUT, "analyze_be.hdr.gz"), "wb", mtime=0) as f:
+        f.write(hdr.binaryblock)
+    with gzip.GzipFile(os.path.join(OUT, "analyze_be.img.gz"), "wb", mtime=0) as f:
+        f.write(data.astype(">f4").tobytes(order="F"))
+    made += ["analyze_be.hdr.gz", "analyze_be.img.gz"]
+
     # 13. qfac 0 and negative pixdim in a file: nibabel fixes them on load.
     aff = np.diag([1.0, 2.0, 3.0, 1])
     img = nib.Nifti1Image(ramp((2, 2, 2), np.float32), aff)
