@@ -284,10 +284,16 @@ func run(workers int, transA, transB bool, m, n, k, batch int, alpha float32,
 
 	w := min(workers, p.tasks)
 	if w > 1 {
+		// Hand the problem to idle pool goroutines without blocking: when
+		// all are busy (concurrent calls), the caller takes their share.
 		startWorkers(w - 1)
-		p.wg.Add(w - 1)
 		for i := 0; i < w-1; i++ {
-			workCh <- p
+			p.wg.Add(1)
+			select {
+			case workCh <- p:
+			default:
+				p.wg.Done()
+			}
 		}
 	}
 	p.work()
@@ -304,18 +310,26 @@ var (
 	workersLive int
 )
 
-// startWorkers makes sure at least n pool goroutines are running.
+// startWorkers makes sure at least n pool goroutines are running, and
+// waits for new ones to reach their receive loop.
 func startWorkers(n int) {
 	workersMu.Lock()
+	defer workersMu.Unlock()
+	if workersLive >= n {
+		return
+	}
+	var ready sync.WaitGroup
 	for ; workersLive < n; workersLive++ {
+		ready.Add(1)
 		go func() {
+			ready.Done()
 			for p := range workCh {
 				p.work()
 				p.wg.Done()
 			}
 		}()
 	}
-	workersMu.Unlock()
+	ready.Wait()
 }
 
 // buffers are one goroutine's packing areas for a kernel.

@@ -237,3 +237,34 @@ func FuzzSgemm(f *testing.F) {
 }
 
 var _ = fmt.Sprint
+
+// TestConcurrentCalls runs parallel multiplications from several goroutines
+// at once (the pool hands work only to idle goroutines).
+func TestConcurrentCalls(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	const calls = 6
+	m, n, k := 70, 400, 90
+	a, b := randSlice(r, m*k), randSlice(r, k*n)
+	want := make([]float32, m*n)
+	naive(false, false, m, n, k, 1, a, k, b, n, 0, want, n)
+	got := make([][]float32, calls)
+	errs := make(chan error, calls)
+	for i := range got {
+		got[i] = make([]float32, m*n)
+		go func() {
+			errs <- SgemmStrided(2, false, false, m, n, k, 1, 1, a, k, 0, b, n, 0, 0, got[i], n, 0)
+		}()
+	}
+	for range got {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range got {
+		for j := range want {
+			if d := math.Abs(float64(got[i][j] - want[j])); d > 1e-4 {
+				t.Fatalf("call %d: c[%d]=%v want %v", i, j, got[i][j], want[j])
+			}
+		}
+	}
+}
