@@ -76,6 +76,9 @@ func (p *Plans) Validate() error {
 	if !(p.AnisotropyThreshold > 1) {
 		return fmt.Errorf("anisotropy_threshold %g, want > 1", p.AnisotropyThreshold)
 	}
+	if p.ImageInterpolation != volume.Linear && p.ImageInterpolation != volume.Cubic {
+		return fmt.Errorf("image_interpolation %q, want linear or cubic", p.ImageInterpolation)
+	}
 	if len(p.Normalization) == 0 {
 		return fmt.Errorf("normalization: no channels")
 	}

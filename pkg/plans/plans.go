@@ -82,6 +82,8 @@ type Options struct {
 	MaxDatasetCoverage float64
 	// Orientation the data is reoriented to ("RAS").
 	Orientation string
+	// ImageInterpolation of images when resampling (volume.Linear).
+	ImageInterpolation volume.Interp
 }
 
 func (o *Options) defaults() {
@@ -136,6 +138,9 @@ type Plans struct {
 	// TargetSpacing in mm (x, y, z).
 	TargetSpacing       [3]float64 `json:"target_spacing"`
 	AnisotropyThreshold float64    `json:"anisotropy_threshold"`
+	// ImageInterpolation for resampling images: "linear" (default) or
+	// "cubic" (closer to nnU-Net's third-order splines, slower).
+	ImageInterpolation volume.Interp `json:"image_interpolation"`
 	// Normalization per input channel.
 	Normalization []ChannelNorm `json:"normalization"`
 	// Labels are the label values, 0 (background) first; NumClasses = len.
@@ -205,7 +210,7 @@ func Make(fp *fingerprint.Fingerprint, opt Options) (*Plans, error) {
 		Version: Version, Dataset: fp.Dataset, AxisOrder: "x,y,z",
 		Note:   "Arrays are in x,y,z order of the volumes reoriented to 'orientation' (nnU-Net prints z,y,x). Edit freely; Load validates.",
 		Budget: opt.Budget, BudgetBytes: budget.Bytes, Orientation: opt.Orientation, CropNonzero: true,
-		AnisotropyThreshold: volume.AnisotropyThreshold, NumCases: len(fp.Cases), LabelNames: fp.Labels,
+		AnisotropyThreshold: volume.AnisotropyThreshold, ImageInterpolation: opt.ImageInterpolation, NumCases: len(fp.Cases), LabelNames: fp.Labels,
 		Configurations: map[string]*Config{},
 	}
 	p.Labels = slices.Clone(fp.LabelValues)
@@ -506,7 +511,8 @@ func configure(axes []int, target [3]float64, median [3]int, datasetVoxels float
 
 // PreprocessSteps returns the volume.Steps that preprocess cases for p.
 func (p *Plans) PreprocessSteps() volume.Steps {
-	s := volume.Steps{Orientation: p.Orientation, CropNonzero: p.CropNonzero, TargetSpacing: p.TargetSpacing, AnisotropyThreshold: p.AnisotropyThreshold}
+	s := volume.Steps{Orientation: p.Orientation, CropNonzero: p.CropNonzero, TargetSpacing: p.TargetSpacing,
+		AnisotropyThreshold: p.AnisotropyThreshold, ImageInterp: p.ImageInterpolation}
 	for _, n := range p.Normalization {
 		s.Norm = append(s.Norm, n.Norm)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/msdkit/msdkit/pkg/fingerprint"
+	"github.com/msdkit/msdkit/pkg/volume"
 )
 
 func TestParseBudget(t *testing.T) {
@@ -220,6 +221,8 @@ func TestSaveLoadValidate(t *testing.T) {
 		{`"scheme": "ZScore"`, `"scheme": "Zscore"`},
 		{`"batch_size":`, `"batch_sise":`},
 		{`"version": 1`, `"version": 7`},
+		{`"image_interpolation": "linear"`, `"image_interpolation": "spline"`},
+		{`"image_interpolation": "linear"`, `"image_interpolation": "nearest"`},
 	} {
 		bad := strings.Replace(string(raw), tc.edit, tc.want, 1)
 		if bad == string(raw) {
@@ -238,8 +241,13 @@ func TestSaveLoadValidate(t *testing.T) {
 	if p.PreprocessHash() != h {
 		t.Error("batch size changed the preprocessing hash")
 	}
-	p.TargetSpacing[2] = 1.5
+	p.ImageInterpolation = volume.Cubic
 	if p.PreprocessHash() == h {
+		t.Error("interpolation did not change the preprocessing hash")
+	}
+	p.TargetSpacing[2] = 1.5
+	h2 := p.PreprocessHash()
+	if h2 == h {
 		t.Error("target spacing did not change the preprocessing hash")
 	}
 }

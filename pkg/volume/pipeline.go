@@ -19,6 +19,9 @@ type Steps struct {
 	TargetSpacing [3]float64 `json:"target_spacing"`
 	// AnisotropyThreshold for in-plane-only resampling; 0 means AnisotropyThreshold.
 	AnisotropyThreshold float64 `json:"anisotropy_threshold,omitempty"`
+	// ImageInterp is the image interpolation (Linear or Cubic; labels are
+	// always per-label linear, nearest along a separate axis).
+	ImageInterp Interp `json:"image_interpolation"`
 }
 
 // Record is everything Prepare did to a case, serialisable as JSON, so that
@@ -37,8 +40,9 @@ type Record struct {
 	ResampledShape   [3]int     `json:"resampled_shape"`
 	ResampledSpacing [3]float64 `json:"resampled_spacing"`
 	// SeparateAxis is the axis resampled with nearest neighbour (-1: none).
-	SeparateAxis int       `json:"separate_axis"`
-	Modes        [3]Interp `json:"modes"`
+	SeparateAxis int `json:"separate_axis"`
+	// Modes are the per-axis interpolation of labels (and of ToOriginalProbs).
+	Modes [3]Interp `json:"modes"`
 	// NormMean and NormStd are the statistics used per channel.
 	NormMean []float64 `json:"norm_mean,omitempty"`
 	NormStd  []float64 `json:"norm_std,omitempty"`
@@ -146,9 +150,9 @@ func Prepare(img, lbl *Volume, s Steps) (*Volume, *Volume, *Record, error) {
 			th = AnisotropyThreshold
 		}
 		rec.SeparateAxis = SeparateAxis(img.Spacing, s.TargetSpacing, th)
-		rec.Modes = AxisModes(rec.SeparateAxis)
+		rec.Modes = AxisModes(rec.SeparateAxis, Linear)
 		shape := ShapeForSpacing(img.Shape, img.Spacing, s.TargetSpacing)
-		img = img.Resample(shape, rec.Modes)
+		img = img.Resample(shape, AxisModes(rec.SeparateAxis, s.ImageInterp))
 		if lbl != nil {
 			var err error
 			if lbl, err = lbl.ResampleLabels(shape, rec.Modes); err != nil {

@@ -12,11 +12,18 @@ type Interp int
 const (
 	Linear Interp = iota
 	Nearest
+	// Cubic is Keys' cubic convolution (a = -0.5): interpolating, exact for
+	// quadratics, 4 taps per axis; nnU-Net resamples images with cubic splines.
+	// Label maps treat it as Linear.
+	Cubic
 )
 
 func (m Interp) String() string {
-	if m == Nearest {
+	switch m {
+	case Nearest:
 		return "nearest"
+	case Cubic:
+		return "cubic"
 	}
 	return "linear"
 }
@@ -31,8 +38,10 @@ func (m *Interp) UnmarshalText(b []byte) error {
 		*m = Linear
 	case "nearest":
 		*m = Nearest
+	case "cubic":
+		*m = Cubic
 	default:
-		return fmt.Errorf("volume: interpolation %q: want linear or nearest", b)
+		return fmt.Errorf("volume: interpolation %q: want linear, nearest or cubic", b)
 	}
 	return nil
 }
@@ -75,10 +84,10 @@ func SeparateAxis(spacing, target [3]float64, threshold float64) int {
 	return -1
 }
 
-// AxisModes returns the per-axis interpolation for resampling: linear
+// AxisModes returns the per-axis interpolation for resampling: mode
 // everywhere, nearest along the separate axis (if not -1).
-func AxisModes(separate int) [3]Interp {
-	var m [3]Interp
+func AxisModes(separate int, mode Interp) [3]Interp {
+	m := [3]Interp{mode, mode, mode}
 	if separate >= 0 {
 		m[separate] = Nearest
 	}
@@ -94,6 +103,9 @@ type axisMap struct {
 }
 
 func newAxisMap(n, m int, mode Interp) axisMap {
+	if mode == Cubic {
+		mode = Linear
+	}
 	a := axisMap{make([]int, m), make([]int, m), make([]float32, m)}
 	s := float64(n) / float64(m)
 	for o := 0; o < m; o++ {
@@ -138,6 +150,18 @@ func (v *Volume) Resample(shape [3]int, modes [3]Interp) *Volume {
 	out := resampledGeometry(v, shape)
 	if shape == v.Shape {
 		copy(out.Data, v.Data)
+		return out
+	}
+	if modes[0] == Cubic || modes[1] == Cubic || modes[2] == Cubic {
+		n := v.NumVoxels()
+		m := shape[0] * shape[1] * shape[2]
+		for c := 0; c < v.Channels; c++ {
+			d, sh := v.Data[c*n:(c+1)*n], v.Shape
+			for a := 0; a < 3; a++ {
+				d, sh = resampleAxis(d, sh, a, shape[a], modes[a])
+			}
+			copy(out.Data[c*m:(c+1)*m], d)
+		}
 		return out
 	}
 	ax, ay, az := newAxisMap(v.Shape[0], shape[0], modes[0]), newAxisMap(v.Shape[1], shape[1], modes[1]), newAxisMap(v.Shape[2], shape[2], modes[2])
@@ -237,4 +261,81 @@ func (v *Volume) ResampleLabels(shape [3]int, modes [3]Interp) (*Volume, error) 
 		}
 	})
 	return out, nil
+}
+
+// keys is Keys' cubic convolution kernel with a = -0.5.
+func keys(t float64) float64 {
+	t = math.Abs(t)
+	switch {
+	case t < 1:
+		return (1.5*t-2.5)*t*t + 1
+	case t < 2:
+		return ((-0.5*t+2.5)*t-4)*t + 2
+	}
+	return 0
+}
+
+// resampleAxis resamples one axis of a single-channel grid to m voxels with
+// aligned voxel centres and edge values extended.
+func resampleAxis(src []float32, shape [3]int, axis, m int, mode Interp) ([]float32, [3]int) {
+	n := shape[axis]
+	out := shape
+	out[axis] = m
+	if n == m {
+		return src, shape
+	}
+	taps := 1
+	switch mode {
+	case Linear:
+		taps = 2
+	case Cubic:
+		taps = 4
+	}
+	idx := make([]int, m*taps)
+	wt := make([]float32, m*taps)
+	s := float64(n) / float64(m)
+	for o := 0; o < m; o++ {
+		c := math.Max(0, math.Min(float64(n-1), (float64(o)+0.5)*s-0.5))
+		switch mode {
+		case Nearest:
+			idx[o], wt[o] = int(math.Floor(c+0.5)), 1
+		case Linear:
+			i := min(int(math.Floor(c)), n-1)
+			w := c - float64(i)
+			idx[2*o], idx[2*o+1] = i, min(i+1, n-1)
+			wt[2*o], wt[2*o+1] = float32(1-w), float32(w)
+		case Cubic:
+			i := int(math.Floor(c))
+			for k := 0; k < 4; k++ {
+				j := i - 1 + k
+				idx[4*o+k] = min(max(j, 0), n-1)
+				wt[4*o+k] = float32(keys(c - float64(j)))
+			}
+		}
+	}
+	stride := [3]int{1, shape[0], shape[0] * shape[1]}[axis]
+	dst := make([]float32, out[0]*out[1]*out[2])
+	parallelFor(out[2], func(lo, hi int) {
+		var p [3]int
+		for z := lo; z < hi; z++ {
+			p[2] = z
+			for y := 0; y < out[1]; y++ {
+				p[1] = y
+				d := dst[out[0]*(y+out[1]*z):][:out[0]]
+				for x := range d {
+					p[0] = x
+					o := p[axis]
+					q := p
+					q[axis] = 0
+					base := q[0] + shape[0]*(q[1]+shape[1]*q[2])
+					var sum float32
+					for k := 0; k < taps; k++ {
+						sum += wt[o*taps+k] * src[base+idx[o*taps+k]*stride]
+					}
+					d[x] = sum
+				}
+			}
+		}
+	})
+	return dst, out
 }

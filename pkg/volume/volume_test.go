@@ -517,3 +517,87 @@ func centroid(v *Volume, l float32) [3]float64 {
 	}
 	return s
 }
+
+func TestResampleCubicQuadratic(t *testing.T) {
+	v := New([3]int{12, 10, 9}, 2, [3]float64{1, 1, 1})
+	quad := func(x, y, z float64) float64 { return x*x - 0.5*y*y + x*z - 3*y + 2 }
+	n := v.NumVoxels()
+	for z := 0; z < 9; z++ {
+		for y := 0; y < 10; y++ {
+			for x := 0; x < 12; x++ {
+				f := quad(float64(x), float64(y), float64(z))
+				v.Data[v.Index(x, y, z)] = float32(f)
+				v.Data[n+v.Index(x, y, z)] = float32(-f)
+			}
+		}
+	}
+	shape := [3]int{17, 7, 9}
+	r := v.Resample(shape, [3]Interp{Cubic, Cubic, Nearest})
+	checked := 0
+	for z := 0; z < shape[2]; z++ {
+		for y := 0; y < shape[1]; y++ {
+			for x := 0; x < shape[0]; x++ {
+				p := [3]int{x, y, z}
+				var c [3]float64
+				inside := true
+				for a := 0; a < 3; a++ {
+					c[a] = (float64(p[a])+0.5)*float64(v.Shape[a])/float64(shape[a]) - 0.5
+					inside = inside && c[a] >= 1 && c[a] <= float64(v.Shape[a]-2)
+				}
+				if !inside {
+					continue
+				}
+				checked++
+				want := quad(c[0], c[1], c[2])
+				got := r.Data[r.Index(x, y, z)]
+				got2 := r.Data[r.NumVoxels()+r.Index(x, y, z)]
+				if math.Abs(float64(got)-want) > 1e-3*(1+math.Abs(want)) || math.Abs(float64(got2)+want) > 1e-3*(1+math.Abs(want)) {
+					t.Fatalf("cubic at %v: %g (channel 1: %g), want %g", c, got, got2, want)
+				}
+			}
+		}
+	}
+	if checked < 50 {
+		t.Errorf("only %d interior voxels checked", checked)
+	}
+	// Linear is not exact on the quadratic: the test can tell them apart.
+	l := v.Resample(shape, [3]Interp{Linear, Linear, Nearest})
+	diff := 0.0
+	for i := range l.Data[:l.NumVoxels()] {
+		diff = math.Max(diff, math.Abs(float64(l.Data[i]-r.Data[i])))
+	}
+	if diff < 0.05 {
+		t.Errorf("linear and cubic agree to %g on a quadratic", diff)
+	}
+	var m Interp
+	if err := m.UnmarshalText([]byte("cubic")); err != nil || m != Cubic || m.String() != "cubic" {
+		t.Errorf("cubic text round trip: %v %v", m, err)
+	}
+}
+
+func TestPrepareImageInterp(t *testing.T) {
+	v := New([3]int{10, 10, 10}, 1, [3]float64{1, 1, 1})
+	for i := range v.Data {
+		x := float64(i % 10)
+		v.Data[i] = float32(x * x)
+	}
+	lin, _, _, err := Prepare(v, nil, Steps{TargetSpacing: [3]float64{0.7, 0.7, 0.7}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cub, _, rec, err := Prepare(v, nil, Steps{TargetSpacing: [3]float64{0.7, 0.7, 0.7}, ImageInterp: Cubic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Voxel x=7 of 14 sits at source x = 7.5*10/14-0.5 = 4.857: cubic is exact there.
+	c := 7.5*10/14 - 0.5
+	if got := cub.Data[cub.Index(7, 7, 7)]; math.Abs(float64(got)-c*c) > 1e-3 {
+		t.Errorf("cubic %g want %g", got, c*c)
+	}
+	if got := lin.Data[lin.Index(7, 7, 7)]; math.Abs(float64(got)-c*c) < 1e-2 {
+		t.Errorf("linear %g unexpectedly exact", got)
+	}
+	if rec.Modes != [3]Interp{} {
+		t.Errorf("label modes %v, want linear", rec.Modes)
+	}
+}
