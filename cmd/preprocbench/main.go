@@ -46,8 +46,9 @@ func main() {
 	stages := flag.Int("stages", 20, "cases timed stage by stage on one core (0: skip)")
 	python := flag.String("python", "/usr/bin/python3", "python with nibabel and scipy for the peer (empty: skip)")
 	save := flag.String("save", "", "also write fingerprint.json and plans.json into this folder")
+	interp := flag.String("interp", "linear", "image interpolation: linear or cubic (the peer uses scipy order 1 or 3)")
 	flag.Parse()
-	if err := run(*data, *task, *out, *budget, *spacing, *workers, *stages, *python, *save); err != nil {
+	if err := run(*data, *task, *out, *budget, *spacing, *interp, *workers, *stages, *python, *save); err != nil {
 		fmt.Fprintln(os.Stderr, "preprocbench:", err)
 		os.Exit(1)
 	}
@@ -82,7 +83,7 @@ func peakRSS() int64 {
 
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 
-func run(data, task, out, budget, spacing string, workers, stages int, python, save string) error {
+func run(data, task, out, budget, spacing, interp string, workers, stages int, python, save string) error {
 	ds, err := msd.OpenDir(filepath.Join(data, task))
 	if err != nil {
 		return err
@@ -108,6 +109,9 @@ func run(data, task, out, budget, spacing string, workers, stages int, python, s
 	if err != nil {
 		return err
 	}
+	if err := p.ImageInterpolation.UnmarshalText([]byte(interp)); err != nil || p.ImageInterpolation == volume.Nearest {
+		return fmt.Errorf("-interp %q: want linear or cubic", interp)
+	}
 	if spacing != "" {
 		f := strings.Split(spacing, ",")
 		if len(f) != 3 {
@@ -128,8 +132,8 @@ func run(data, task, out, budget, spacing string, workers, stages int, python, s
 		}
 	}
 	c3 := p.Configurations[plans.Config3D]
-	fmt.Printf("plan (%s, x,y,z): spacing %v, median shape %v, 3D patch %v batch %d, 2D patch %v batch %d, hash %s\n",
-		budget, p.TargetSpacing, c3.MedianShape, c3.PatchSize, c3.BatchSize,
+	fmt.Printf("plan (%s, x,y,z, %s images): spacing %v, median shape %v, 3D patch %v batch %d, 2D patch %v batch %d, hash %s\n",
+		budget, p.ImageInterpolation, p.TargetSpacing, c3.MedianShape, c3.PatchSize, c3.BatchSize,
 		p.Configurations[plans.Config2D].PatchSize, p.Configurations[plans.Config2D].BatchSize, p.PreprocessHash())
 
 	dir := preprocess.Dir(out, p)
@@ -245,11 +249,10 @@ func runPeer(python string, cases []fingerprint.Case, p *plans.Plans, workers in
 	}
 	defer os.RemoveAll(tmp)
 	script := filepath.Join(tmp, "peer.py")
-	os.WriteFile(script, peerScript, 0o644)
-	js, _ := json.Marshal(cases)
+	if err := os.WriteFile(script, peerScript, 0o644); err != nil {
+		return err
+	}
 	list := filepath.Join(tmp, "cases.json")
-	os.WriteFile(list, bytes.ToLower(js), 0o644)
-	// json field names are lower-cased above; paths must keep their case.
 	type pc struct {
 		ID    string `json:"id"`
 		Image string `json:"image"`
@@ -259,10 +262,16 @@ func runPeer(python string, cases []fingerprint.Case, p *plans.Plans, workers in
 	for _, c := range cases {
 		l = append(l, pc{c.ID, c.Image, c.Label})
 	}
-	js, _ = json.Marshal(l)
-	os.WriteFile(list, js, 0o644)
+	js, _ := json.Marshal(l)
+	if err := os.WriteFile(list, js, 0o644); err != nil {
+		return err
+	}
 	sp := fmt.Sprintf("%g,%g,%g", p.TargetSpacing[0], p.TargetSpacing[1], p.TargetSpacing[2])
-	cmd := exec.Command(python, script, list, sp, filepath.Join(tmp, "out"), strconv.Itoa(workers))
+	order := "1"
+	if p.ImageInterpolation == volume.Cubic {
+		order = "3"
+	}
+	cmd := exec.Command(python, script, list, sp, filepath.Join(tmp, "out"), strconv.Itoa(workers), order)
 	cmd.Stderr = os.Stderr
 	t0 := time.Now()
 	outb, err := cmd.Output()

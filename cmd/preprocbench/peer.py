@@ -1,7 +1,8 @@
 """Peer for preprocbench: the same preprocessing with nibabel + scipy (nnU-Net's
 steps: canonical orientation, crop to the hole-filled nonzero mask, per-image
 z-score, resampling with linear interpolation, labels one-hot + linear + argmax),
-run over a process pool. Usage: peer.py CASES.json TARGET_SPACING OUT_DIR WORKERS
+run over a process pool. Usage: peer.py CASES.json TARGET_SPACING OUT_DIR WORKERS ORDER
+(ORDER: spline order for images, 1 linear or 3 cubic)
 CASES.json: [{"id","image","label"}]. Prints one JSON line per case and a summary."""
 import json, os, sys, time, resource
 from multiprocessing import Pool
@@ -11,6 +12,7 @@ from scipy import ndimage
 
 TARGET = None
 OUT = None
+ORDER = 1
 
 
 def zoom_to(a, shape, order):
@@ -41,7 +43,7 @@ def one(case):
     spacing = np.array(img.header.get_zooms()[:3], dtype=float)
     shape = [max(1, int(round(n * s / t))) for n, s, t in zip(data.shape[1:], spacing, TARGET)]
     if list(shape) != list(data.shape[1:]):
-        data = np.stack([zoom_to(d, shape, 1) for d in data])
+        data = np.stack([zoom_to(d, shape, ORDER) for d in data])
         labels = np.unique(seg)
         probs = np.stack([zoom_to((seg == l).astype(np.float32), shape, 1) for l in labels])
         seg = labels[np.argmax(probs, 0)].astype(np.int16)
@@ -53,18 +55,18 @@ def one(case):
             "label_counts": counts, "read_s": t1 - t0, "prepare_s": t2 - t1, "write_s": t3 - t2}
 
 
-def init(target, out):
-    global TARGET, OUT
-    TARGET, OUT = target, out
+def init(target, out, order):
+    global TARGET, OUT, ORDER
+    TARGET, OUT, ORDER = target, out, order
 
 
 def main():
     cases = json.load(open(sys.argv[1]))
     target = [float(x) for x in sys.argv[2].split(",")]
-    out, workers = sys.argv[3], int(sys.argv[4])
+    out, workers, order = sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
     os.makedirs(out, exist_ok=True)
     t0 = time.perf_counter()
-    with Pool(workers, initializer=init, initargs=(target, out)) as pool:
+    with Pool(workers, initializer=init, initargs=(target, out, order)) as pool:
         res = pool.map(one, cases, chunksize=4)
     wall = time.perf_counter() - t0
     for r in res:

@@ -377,13 +377,13 @@ func buildCase(path, hash string, p *plans.Plans, c fingerprint.Case) error {
 	return nil
 }
 
-// WriteCase stores a preprocessed case at path (atomically).
+// WriteCase stores a preprocessed case at path (atomic rename, no fsync).
 func WriteCase(path string, c *Case, planHash string) error {
 	b, err := encode(c, planHash, nil)
 	if err != nil {
 		return fmt.Errorf("preprocess: %s: %w", path, err)
 	}
-	return fingerprint.WriteFileAtomic(path, b)
+	return fingerprint.WriteFileAtomicNoSync(path, b)
 }
 
 func encode(c *Case, hash string, src []source) ([]byte, error) {
