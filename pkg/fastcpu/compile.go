@@ -2,12 +2,14 @@ package fastcpu
 
 import (
 	"fmt"
+	"os"
+	"runtime/debug"
 	"slices"
+	"sort"
 	"sync/atomic"
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/pkg/errors"
 )
@@ -106,6 +108,9 @@ func (b *Builder) Compile(outputOps []backends.Op, shardings []*backends.Shardin
 	}
 	// un-freeing a call requires its (free) inputs stay free: fine, they are rebuilt in sub-graph 0.
 
+	if os.Getenv("FASTCPU_DEBUG") != "" {
+		b.printOpSummary(reach)
+	}
 	e := &Executable{backend: b.backend, name: b.name, numSlots: b.numValues}
 	e.slotShapes = make([]shapes.Shape, b.numValues)
 	for _, c := range b.calls {
@@ -401,7 +406,7 @@ func cloneBuffer(sg backends.Backend, buf backends.Buffer) (backends.Buffer, err
 
 func (e *Executable) runNative(st step, slots []backends.Buffer) (backends.Buffer, error) {
 	sg := e.backend.sg
-	ins := make([][]float32, len(st.inputs))
+	ins := make([]any, len(st.inputs))
 	for i, s := range st.inputs {
 		if slots[s] == nil {
 			return nil, errors.Errorf("fastcpu: %s: value v%d missing for %s (bug)", e.name, s, st.name)
@@ -410,27 +415,64 @@ func (e *Executable) runNative(st step, slots []backends.Buffer) (backends.Buffe
 		if err != nil {
 			return nil, err
 		}
-		f32, ok := flat.([]float32)
-		if !ok {
-			return nil, errors.Errorf("fastcpu: %s: native %s needs float32 input, got %T", e.name, st.name, flat)
-		}
-		ins[i] = f32
+		ins[i] = flat
 	}
 	outShape := e.slotShapes[st.outputs[0]]
-	if outShape.DType != dtypes.Float32 {
-		return nil, errors.Errorf("fastcpu: native %s output dtype %s not supported", st.name, outShape.DType)
-	}
 	buf, flat, err := sg.NewSharedBuffer(0, outShape)
 	if err != nil {
 		return nil, err
 	}
 	nativeRuns.Add(1)
 	t0 := time.Now()
-	err = st.native.native(ins, flat.([]float32))
+	err = safeNative(st.native, ins, flat)
 	addStats(st.native.name, st.native.flops, time.Since(t0))
 	if err != nil {
 		_ = sg.BufferFinalize(buf)
 		return nil, errors.WithMessagef(err, "fastcpu: executing %s", st.name)
 	}
 	return buf, nil
+}
+
+// printOpSummary prints, per op name, how many reachable calls there are and their total output
+// elements, split by native and SimpleGo execution (enabled by FASTCPU_DEBUG=1).
+func (b *Builder) printOpSummary(reach []bool) {
+	type agg struct{ n, elems int }
+	m := map[string]*agg{}
+	for _, c := range b.calls {
+		if !reach[c.idx] || c.paramIdx >= 0 {
+			continue
+		}
+		key := c.name + "/simplego"
+		if c.native != nil {
+			key = c.name + "/native"
+		}
+		a := m[key]
+		if a == nil {
+			a = &agg{}
+			m[key] = a
+		}
+		a.n++
+		for _, v := range c.outputs {
+			a.elems += v.shape.Size()
+		}
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return m[keys[i]].elems > m[keys[j]].elems })
+	fmt.Fprintf(os.Stderr, "fastcpu: graph %q: %d calls\n", b.name, len(b.calls))
+	for _, k := range keys {
+		fmt.Fprintf(os.Stderr, "  %-32s %5d calls %12d output elements\n", k, m[k].n, m[k].elems)
+	}
+}
+
+// safeNative runs a native kernel, turning a panic (a bug) into an error with its stack.
+func safeNative(c *call, ins []any, out any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = errors.Errorf("fastcpu: native %s panicked (bug): %v\n%s", c, r, debug.Stack())
+		}
+	}()
+	return c.native(ins, out)
 }

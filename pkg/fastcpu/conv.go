@@ -41,7 +41,7 @@ func (b *Builder) ConvGeneral(input, kernel backends.Op, axes backends.ConvolveA
 	if inV.shape.DType == dtypes.Float32 && kV.shape.DType == dtypes.Float32 && p.channelGroups == 1 && p.batchGroups == 1 &&
 		inV.shape.Size() > 0 && kV.shape.Size() > 0 && v.shape.Size() > 0 {
 		plan := newConvPlan(inV.shape, kV.shape, v.shape, p)
-		v.call.native = plan.run
+		v.call.native = f32Native(plan.run)
 		v.call.flops = 2 * float64(plan.N*plan.O*plan.C*plan.Kp) * float64(plan.Qp)
 		if plan.scatter {
 			v.call.flops = 2 * float64(plan.N*plan.O*plan.C*plan.Kp) * float64(plan.Xp)

@@ -30,7 +30,7 @@ func (b *Builder) DotGeneral(lhs backends.Op, lhsContractingAxes, lhsBatchAxes [
 		if err != nil {
 			return nil, err
 		}
-		v.call.native = plan.run
+		v.call.native = f32Native(plan.run)
 		v.call.flops = 2 * float64(plan.batch) * float64(plan.m) * float64(plan.n) * float64(plan.k)
 	}
 	return v, nil

@@ -271,24 +271,6 @@ func (b *Builder) BitwiseXor(p0 backends.Op, p1 backends.Op) (backends.Op, error
 	return outs[0], nil
 }
 
-// BroadcastInDim implements backends.Builder by recording the op.
-func (b *Builder) BroadcastInDim(p0 backends.Op, p1 shapes.Shape, p2 []int) (backends.Op, error) {
-	var ins []backends.Op
-	ins = append(ins, p0)
-	outs, err := b.record("BroadcastInDim", ins, 1, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		off := 0
-		a0 := in[off]
-		off++
-		_ = off
-		o0, err := sb.BroadcastInDim(a0, p1, p2)
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
 // Ceil implements backends.Builder by recording the op.
 func (b *Builder) Ceil(p0 backends.Op) (backends.Op, error) {
 	var ins []backends.Op
@@ -1360,24 +1342,6 @@ func (b *Builder) ReduceLogicalXor(p0 backends.Op, p1 ...int) (backends.Op, erro
 	return outs[0], nil
 }
 
-// ReduceMax implements backends.Builder by recording the op.
-func (b *Builder) ReduceMax(p0 backends.Op, p1 ...int) (backends.Op, error) {
-	var ins []backends.Op
-	ins = append(ins, p0)
-	outs, err := b.record("ReduceMax", ins, 1, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		off := 0
-		a0 := in[off]
-		off++
-		_ = off
-		o0, err := sb.ReduceMax(a0, p1...)
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
 // ReduceMin implements backends.Builder by recording the op.
 func (b *Builder) ReduceMin(p0 backends.Op, p1 ...int) (backends.Op, error) {
 	var ins []backends.Op
@@ -1406,24 +1370,6 @@ func (b *Builder) ReduceProduct(p0 backends.Op, p1 ...int) (backends.Op, error) 
 		off++
 		_ = off
 		o0, err := sb.ReduceProduct(a0, p1...)
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// ReduceSum implements backends.Builder by recording the op.
-func (b *Builder) ReduceSum(p0 backends.Op, p1 ...int) (backends.Op, error) {
-	var ins []backends.Op
-	ins = append(ins, p0)
-	outs, err := b.record("ReduceSum", ins, 1, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		off := 0
-		a0 := in[off]
-		off++
-		_ = off
-		o0, err := sb.ReduceSum(a0, p1...)
 		return []backends.Op{o0}, err
 	})
 	if err != nil {
@@ -1805,24 +1751,6 @@ func (b *Builder) Tanh(p0 backends.Op) (backends.Op, error) {
 		off++
 		_ = off
 		o0, err := sb.Tanh(a0)
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Transpose implements backends.Builder by recording the op.
-func (b *Builder) Transpose(p0 backends.Op, p1 ...int) (backends.Op, error) {
-	var ins []backends.Op
-	ins = append(ins, p0)
-	outs, err := b.record("Transpose", ins, 1, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		off := 0
-		a0 := in[off]
-		off++
-		_ = off
-		o0, err := sb.Transpose(a0, p1...)
 		return []backends.Op{o0}, err
 	})
 	if err != nil {

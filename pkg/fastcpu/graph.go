@@ -16,9 +16,20 @@ import (
 // builder), given that builder's ops for the inputs.
 type buildFn func(sb backends.Builder, in []backends.Op) ([]backends.Op, error)
 
-// nativeFn executes an op with our kernels: in are the flat inputs (float32 data of SimpleGo
-// shared buffers), out is the (uninitialised) flat output.
-type nativeFn func(in [][]float32, out []float32) error
+// nativeFn executes an op with our kernels: in are the flat inputs (Go slices of SimpleGo shared
+// buffers), out is the (uninitialised) flat output.
+type nativeFn func(in []any, out any) error
+
+// f32Native adapts a float32-only kernel.
+func f32Native(fn func(in [][]float32, out []float32) error) nativeFn {
+	return func(in []any, out any) error {
+		f := make([][]float32, len(in))
+		for i, x := range in {
+			f[i] = x.([]float32)
+		}
+		return fn(f, out.([]float32))
+	}
+}
 
 // call is one recorded op.
 type call struct {
@@ -125,6 +136,7 @@ func (b *Builder) record(name string, ins []backends.Op, numOuts int, build buil
 		outs[i] = v
 	}
 	b.calls = append(b.calls, c)
+	attachNative(c)
 	return outs, nil
 }
 

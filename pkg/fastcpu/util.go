@@ -1,7 +1,9 @@
 package fastcpu
 
 import (
+	"os"
 	"reflect"
+	"strings"
 
 	"github.com/pkg/errors"
 )
@@ -14,4 +16,17 @@ func copyFlatAny(dst, src any) error {
 	}
 	reflect.Copy(dv, sv)
 	return nil
+}
+
+// envBool reads a boolean environment variable ("0", "false", "off" are false).
+func envBool(name string, def bool) bool {
+	v, ok := os.LookupEnv(name)
+	if !ok || v == "" {
+		return def
+	}
+	switch strings.ToLower(v) {
+	case "0", "false", "off", "no":
+		return false
+	}
+	return true
 }

@@ -17,7 +17,8 @@ import (
 )
 
 // handWritten are implemented in the fastcpu package itself.
-var handWritten = map[string]bool{"ConvGeneral": true, "DotGeneral": true, "Reverse": true, "Pad": true}
+var handWritten = map[string]bool{"ConvGeneral": true, "DotGeneral": true, "Reverse": true, "Pad": true,
+	"BroadcastInDim": true, "Transpose": true, "ReduceSum": true, "ReduceMax": true}
 
 func typeName(t reflect.Type) string {
 	switch {
