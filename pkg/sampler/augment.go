@@ -202,13 +202,17 @@ func mul(a, b [3][3]float64) [3][3]float64 {
 	return m
 }
 
-// drawGamma draws gamma as batchgenerators: below 1 with probability 1/2
-// when the range spans 1.
+// drawGamma draws gamma as batchgenerators: when the range spans 1, from
+// [r0, 1] or [1, r1] with probability 1/2 each (so gammas below and above
+// 1 are equally likely); otherwise uniformly in the range.
 func drawGamma(rng *rand.Rand, r [2]float64) float64 {
-	if r[0] < 1 && r[1] > 1 && rng.Float64() < 0.5 {
+	if r[0] >= 1 || r[1] <= 1 {
+		return uniform(rng, r)
+	}
+	if rng.Float64() < 0.5 {
 		return uniform(rng, [2]float64{r[0], 1})
 	}
-	return uniform(rng, [2]float64{math.Max(r[0], 1), r[1]})
+	return uniform(rng, [2]float64{1, r[1]})
 }
 
 // gamma applies x -> ((x-min)/range)^g · range + min, on -x when invert,

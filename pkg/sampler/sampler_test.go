@@ -2,6 +2,7 @@ package sampler
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -403,6 +404,23 @@ func TestIntensity(t *testing.T) {
 		if a.Images[i] != 2*b.Images[i] {
 			t.Fatalf("brightness x2: %g vs %g", a.Images[i], b.Images[i])
 		}
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	below := 0
+	for i := 0; i < 2000; i++ {
+		g := drawGamma(rng, [2]float64{0.7, 1.5})
+		if g < 0.7 || g > 1.5 {
+			t.Fatalf("gamma %g outside [0.7, 1.5]", g)
+		}
+		if g < 1 {
+			below++
+		}
+		if g := drawGamma(rng, [2]float64{0.5, 0.9}); g < 0.5 || g > 0.9 {
+			t.Fatalf("gamma %g outside [0.5, 0.9]", g)
+		}
+	}
+	if below < 900 || below > 1100 {
+		t.Errorf("%d of 2000 gammas below 1, want about half", below)
 	}
 	if reflect(-1, 5) != 0 || reflect(5, 5) != 4 || reflect(-3, 2) != 1 {
 		t.Error("reflect")
