@@ -432,7 +432,7 @@ func (h *Header) validate() error {
 	if !ok {
 		return herr("datatype", "unknown code %d", int16(h.Datatype))
 	}
-	if total > MaxDataBytes/int64(info.size) {
+	if total > MaxDataBytes/int64(info.size) || uint64(total)*uint64(info.size) > math.MaxInt {
 		return herr("dim", "%v of %s is %d bytes, over the %d GiB limit", h.Dim[1:nd+1], info.name, total*int64(info.size), MaxDataBytes>>30)
 	}
 	for i := 1; i <= int(nd); i++ {
