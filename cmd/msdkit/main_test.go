@@ -1,0 +1,94 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/msdkit/msdkit/pkg/msd"
+	"github.com/msdkit/msdkit/pkg/phantom"
+	"github.com/msdkit/msdkit/pkg/volume"
+)
+
+// TestPipelineOnPhantoms runs plan, train, predict and evaluate on a generated MSD-layout set.
+func TestPipelineOnPhantoms(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end CLI run skipped under -short")
+	}
+	root := t.TempDir()
+	task, err := msd.Lookup("Task04_Hippocampus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := filepath.Join(root, task.Name)
+	if err := phantom.WriteSet(set, task, phantom.SpecFor(task), 6, 1); err != nil {
+		t.Fatal(err)
+	}
+	plansPath := filepath.Join(root, "plans.json")
+	if err := planCmd([]string{"-task", task.Name, "-data", root, "-budget", "CPU RAM 2 GB", "-o", plansPath}); err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(root, "run")
+	if err := trainCmd([]string{"-task", task.Name, "-data", root, "-plans", plansPath, "-out", run, "-steps", "2",
+		"-batch", "1", "-base-filters", "4", "-val-every", "1", "-backend", "fastcpu", "-quiet"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"model.json", "metrics.csv", "metrics.json", "validation.csv", "validation.json", "fold.json"} {
+		if _, err := os.Stat(filepath.Join(run, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	// Predict two training images under their own names, then score them.
+	in := filepath.Join(root, "in")
+	if err := os.MkdirAll(in, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	imgs, err := niftiFiles(filepath.Join(set, "imagesTr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range imgs[:2] {
+		if err := os.Symlink(filepath.Join(set, "imagesTr", f), filepath.Join(in, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pred := filepath.Join(root, "pred")
+	if err := predictCmd([]string{"-model", run, "-in", in, "-out", pred, "-mirror=false", "-backend", "fastcpu"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range imgs[:2] {
+		src, err := volume.Read(filepath.Join(in, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := volume.Read(filepath.Join(pred, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := volume.SameGeometry(src, got, 1e-4); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	scores := filepath.Join(root, "scores")
+	if err := evaluateCmd([]string{"-pred", pred, "-ref", filepath.Join(set, "labelsTr"), "-o", scores}); err != nil {
+		t.Fatal(err)
+	}
+	csv, err := os.ReadFile(scores + ".csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(csv), "\n"); n < 3 {
+		t.Errorf("scores.csv has %d lines:\n%s", n, csv)
+	}
+	// Bad invocations fail with an error, not a panic.
+	if err := trainCmd([]string{"-task", task.Name}); err == nil {
+		t.Error("train without -plans/-out should fail")
+	}
+	if err := predictCmd([]string{"-model", filepath.Join(root, "nope"), "-in", in, "-out", pred, "-backend", "fastcpu"}); err == nil {
+		t.Error("predict with a missing model should fail")
+	}
+	if err := evaluateCmd([]string{"-pred", pred, "-ref", filepath.Join(root, "nope")}); err == nil {
+		t.Error("evaluate with a missing reference folder should fail")
+	}
+}
