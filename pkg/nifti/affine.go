@@ -246,6 +246,10 @@ func det3(m [3][3]float64) float64 {
 		m[0][2]*(m[1][0]*m[2][1]-m[1][1]*m[2][0])
 }
 
+// Orientation returns the axis codes of h.Affine(), e.g. "RAS" (see the
+// function Orientation).
+func (h *Header) Orientation() string { return Orientation(h.Affine()) }
+
 // Orientation returns the axis codes of an affine as nibabel's aff2axcodes
 // with labels (L,R), (P,A), (I,S): for each voxel axis the letter of the
 // positive end of the world axis it runs along, e.g. "RAS" or "LPS". A voxel

@@ -194,7 +194,7 @@ func TestBigEndianRead(t *testing.T) {
 	if img.Affine() != want {
 		t.Errorf("affine %v want %v", img.Affine(), want)
 	}
-	if o := Orientation(img.Affine()); o != "RAI" {
+	if o := img.Orientation(); o != "RAI" {
 		t.Errorf("orientation %s", o)
 	}
 }
