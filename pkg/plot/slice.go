@@ -320,7 +320,9 @@ func labelRaster(lv *volume.Volume, vw view, k, w, h int) []int {
 
 // overlay blends labels into img: fill with opacity alpha and, when
 // contours is true, an opaque outline of thickness t pixels inside each
-// labelled region.
+// labelled region. With t >= 2 the outermost outline pixel is drawn in
+// the darkened colour, so that light colours (yellow on white) keep a
+// visible edge in grey-scale print.
 func overlay(img *image.RGBA, lab []int, alpha float64, contours bool, t int) {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	for py := 0; py < h; py++ {
@@ -333,6 +335,9 @@ func overlay(img *image.RGBA, lab []int, alpha float64, contours bool, t int) {
 			a := alpha
 			if contours && onEdge(lab, w, h, pxl, py, t) {
 				a = 1
+				if t >= 2 && onEdge(lab, w, h, pxl, py, 1) {
+					c = darken(c)
+				}
 			}
 			o := img.PixOffset(pxl, py)
 			img.Pix[o] = blend(img.Pix[o], c.R, a)
@@ -340,6 +345,11 @@ func overlay(img *image.RGBA, lab []int, alpha float64, contours bool, t int) {
 			img.Pix[o+2] = blend(img.Pix[o+2], c.B, a)
 		}
 	}
+}
+
+// darken returns c at 45% brightness.
+func darken(c color.NRGBA) color.NRGBA {
+	return color.NRGBA{uint8(float64(c.R) * 0.45), uint8(float64(c.G) * 0.45), uint8(float64(c.B) * 0.45), c.A}
 }
 
 func blend(bg, fg uint8, a float64) uint8 {
@@ -425,7 +435,10 @@ func (p *prepared) render(opts SliceOptions) ([]byte, error) {
 
 	w, h, pxPerMM := panelGeometry(vw, v.Shape, v.Spacing, size)
 	pxPerVoxel := math.Min(float64(w)/float64(v.Shape[vw.h]), float64(h)/float64(v.Shape[vw.v]))
-	thick := max(1, min(3, int(math.Round(pxPerVoxel/5))))
+	thick := 1 // outline thickness: 2-3 px (dark edge + colour) unless voxels are tiny
+	if pxPerVoxel >= 3 {
+		thick = max(2, min(3, int(math.Round(pxPerVoxel/4))))
+	}
 
 	titleSty, panelSty, letterSty, capSty := style(14, true), style(12, false), style(12, true), style(10, false)
 	const margin, gap = 10.0, 14.0
@@ -561,10 +574,14 @@ func (s swatch) Thumbnail(c *draw.Canvas) {
 	c.FillPolygon(g, pts)
 	c.FillPolygon(fill, pts)
 	if s.outline {
-		lw := px(3)
-		c.StrokeLines(draw.LineStyle{Color: s.c, Width: lw}, []vg.Point{
-			{X: r.Min.X + lw/2, Y: r.Min.Y + lw/2}, {X: r.Max.X - lw/2, Y: r.Min.Y + lw/2},
-			{X: r.Max.X - lw/2, Y: r.Max.Y - lw/2}, {X: r.Min.X + lw/2, Y: r.Max.Y - lw/2},
-			{X: r.Min.X + lw/2, Y: r.Min.Y + lw/2}})
+		ring := func(col color.Color, inset, lw vg.Length) {
+			d := inset + lw/2
+			c.StrokeLines(draw.LineStyle{Color: col, Width: lw}, []vg.Point{
+				{X: r.Min.X + d, Y: r.Min.Y + d}, {X: r.Max.X - d, Y: r.Min.Y + d},
+				{X: r.Max.X - d, Y: r.Max.Y - d}, {X: r.Min.X + d, Y: r.Max.Y - d},
+				{X: r.Min.X + d, Y: r.Min.Y + d}})
+		}
+		ring(darken(s.c), 0, px(1))
+		ring(s.c, px(1), px(2))
 	}
 }
