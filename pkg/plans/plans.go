@@ -328,7 +328,7 @@ func MedianShape(spacings [][3]float64, shapes [][3]int, target [3]float64) [3]i
 		for i := range shapes {
 			v = append(v, float64(shapes[i][a])*spacings[i][a]/target[a])
 		}
-		out[a] = max(1, int(math.Round(percentileAxis(v, 50))))
+		out[a] = max(1, int(math.RoundToEven(percentileAxis(v, 50))))
 	}
 	return out
 }

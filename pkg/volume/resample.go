@@ -52,11 +52,12 @@ func (m *Interp) UnmarshalText(b []byte) error {
 const AnisotropyThreshold = 3.0
 
 // ShapeForSpacing is the shape that covers the same extent at spacing target:
-// round(shape*spacing/target), at least 1.
+// round(shape*spacing/target) with halves to even (numpy's round, as nnU-Net),
+// at least 1.
 func ShapeForSpacing(shape [3]int, spacing, target [3]float64) [3]int {
 	var out [3]int
 	for i := range out {
-		out[i] = max(1, int(math.Round(float64(shape[i])*spacing[i]/target[i])))
+		out[i] = max(1, int(math.RoundToEven(float64(shape[i])*spacing[i]/target[i])))
 	}
 	return out
 }

@@ -601,3 +601,19 @@ func TestPrepareImageInterp(t *testing.T) {
 		t.Errorf("label modes %v, want linear", rec.Modes)
 	}
 }
+
+func TestShapeForSpacing(t *testing.T) {
+	for _, tc := range []struct {
+		shape         [3]int
+		spacing, targ [3]float64
+		want          [3]int
+	}{
+		{[3]int{212, 141, 88}, [3]float64{0.625, 0.625, 0.625}, [3]float64{1, 1, 1}, [3]int{132, 88, 55}}, // 132.5 -> 132, 88.125, 55
+		{[3]int{10, 10, 3}, [3]float64{1, 1, 1}, [3]float64{1, 1, 10}, [3]int{10, 10, 1}},
+		{[3]int{7, 9, 11}, [3]float64{1, 1, 1}, [3]float64{2, 2, 2}, [3]int{4, 4, 6}}, // 3.5 -> 4, 4.5 -> 4, 5.5 -> 6
+	} {
+		if got := ShapeForSpacing(tc.shape, tc.spacing, tc.targ); got != tc.want {
+			t.Errorf("ShapeForSpacing(%v, %v, %v) = %v, want %v", tc.shape, tc.spacing, tc.targ, got, tc.want)
+		}
+	}
+}
