@@ -287,3 +287,14 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		t.Error("expected an error for a directory of another model")
 	}
 }
+
+func TestCurvesFigure(t *testing.T) {
+	h := []Record{{Step: 1, Loss: 2}, {Step: 2, Loss: 1.5, ValDice: []float64{0.3, 0.5}, MeanDice: 0.4}, {Step: 3, Loss: 1.2}}
+	png, err := CurvesFigure(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(png) < 100 || string(png[1:4]) != "PNG" {
+		t.Errorf("not a PNG (%d bytes)", len(png))
+	}
+}
