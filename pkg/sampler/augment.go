@@ -73,6 +73,11 @@ func (s *Sampler) patch(rng *rand.Rand, p *plan, img []float32, lab []uint8) {
 			}
 		}
 	}
+	if aug.ContrastProb > 0 && rng.Float64() < aug.ContrastProb {
+		for c := 0; c < C; c++ {
+			contrast(img[c*n:(c+1)*n], uniform(rng, aug.Contrast))
+		}
+	}
 	if aug.ShiftProb > 0 && rng.Float64() < aug.ShiftProb {
 		for c := 0; c < C; c++ {
 			d := float32(aug.ShiftSigma * rng.NormFloat64())
@@ -236,6 +241,19 @@ func gamma(x []float32, g float64, invert bool) {
 	m2, sd2 := stats(x, 1)
 	for i, v := range x {
 		x[i] = float32(sign * ((float64(v)-m2)/(sd2+1e-8)*sd + mean))
+	}
+}
+
+// contrast scales x about its mean by f and clips to x's previous range
+// (batchgenerators' augment_contrast with preserve_range).
+func contrast(x []float32, f float64) {
+	m, _ := stats(x, 1)
+	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
+	for _, v := range x {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	for i, v := range x {
+		x[i] = min(hi, max(lo, float32((float64(v)-m)*f+m)))
 	}
 }
 

@@ -21,7 +21,7 @@
 // patch is resampled directly from the surrounding region, and with no
 // rotation or scaling it is an exact copy. Intensity augmentations follow
 // (per channel): Gaussian noise, Gaussian blur, multiplicative brightness,
-// additive shift, and gamma (batchgenerators' augment_gamma with retained
+// contrast, additive shift, and gamma (batchgenerators' augment_gamma with retained
 // mean and standard deviation, optionally on the inverted image).
 //
 // All draws come from one seeded PCG generator: Next draws the cases,
@@ -92,6 +92,10 @@ type Augment struct {
 	// BrightnessProb: multiply each channel by a factor ~ U(Brightness).
 	BrightnessProb float64
 	Brightness     [2]float64
+	// ContrastProb: scale each channel about its mean by a factor ~
+	// U(Contrast), clipped to the channel's previous range.
+	ContrastProb float64
+	Contrast     [2]float64
 	// ShiftProb: add to each channel a value ~ N(0, ShiftSigma²).
 	ShiftProb, ShiftSigma float64
 	// GammaProb and InvertedGammaProb: gamma ~ Gamma range (below 1 with
@@ -105,7 +109,7 @@ type Augment struct {
 // (2D: in-plane) axes, rotation ±30° (2D: ±180° about z) with p 0.2,
 // scaling 0.7..1.4 with p 0.2, noise variance 0..0.1 with p 0.1, blur sigma
 // 0.5..1 with p 0.2 (per channel 0.5), brightness 0.75..1.25 with p 0.15,
-// gamma 0.7..1.5 with p 0.3 and inverted with p 0.1.
+// contrast 0.75..1.25 with p 0.15, gamma 0.7..1.5 with p 0.3 and inverted with p 0.1.
 func NNUNet(twoD bool) Augment {
 	a := Augment{
 		Mirror:     [3]bool{true, true, !twoD},
@@ -113,6 +117,7 @@ func NNUNet(twoD bool) Augment {
 		NoiseProb: 0.1, NoiseVariance: [2]float64{0, 0.1},
 		BlurProb: 0.2, BlurChannelProb: 0.5, BlurSigma: [2]float64{0.5, 1},
 		BrightnessProb: 0.15, Brightness: [2]float64{0.75, 1.25},
+		ContrastProb: 0.15, Contrast: [2]float64{0.75, 1.25},
 		GammaProb: 0.3, InvertedGammaProb: 0.1, Gamma: [2]float64{0.7, 1.5},
 	}
 	r := 30 * math.Pi / 180
@@ -228,7 +233,7 @@ func newCaseInfo(c Case) (caseInfo, error) {
 }
 
 func (a *Augment) check() error {
-	for _, p := range []float64{a.RotateProb, a.ScaleProb, a.NoiseProb, a.BlurProb, a.BlurChannelProb, a.BrightnessProb, a.ShiftProb, a.GammaProb, a.InvertedGammaProb} {
+	for _, p := range []float64{a.RotateProb, a.ScaleProb, a.NoiseProb, a.BlurProb, a.BlurChannelProb, a.BrightnessProb, a.ContrastProb, a.ShiftProb, a.GammaProb, a.InvertedGammaProb} {
 		if p < 0 || p > 1 {
 			return fmt.Errorf("sampler: augmentation probability %g outside [0, 1]", p)
 		}
@@ -238,6 +243,9 @@ func (a *Augment) check() error {
 	}
 	if (a.GammaProb > 0 || a.InvertedGammaProb > 0) && !(a.Gamma[0] > 0 && a.Gamma[1] >= a.Gamma[0]) {
 		return fmt.Errorf("sampler: gamma range %v", a.Gamma)
+	}
+	if a.ContrastProb > 0 && !(a.Contrast[0] > 0 && a.Contrast[1] >= a.Contrast[0]) {
+		return fmt.Errorf("sampler: contrast range %v", a.Contrast)
 	}
 	if a.BlurProb > 0 && !(a.BlurSigma[0] > 0 && a.BlurSigma[1] >= a.BlurSigma[0]) {
 		return fmt.Errorf("sampler: blur sigma range %v", a.BlurSigma)

@@ -375,6 +375,12 @@ func TestIntensity(t *testing.T) {
 		t.Error("inverted gamma equals plain gamma")
 	}
 
+	z := []float32{0, 1, 2, 3, 10}
+	contrast(z, 2)
+	if want := []float32{0, 0, 0.8, 2.8, 10}; !slices.Equal(z, want) {
+		t.Errorf("contrast x2 = %v, want %v", z, want)
+	}
+
 	// Blur keeps a constant patch constant and spreads an impulse symmetrically.
 	P := [3]int{9, 9, 9}
 	c := make([]float32, 729)
