@@ -208,6 +208,19 @@ func (d *Downloader) Fetch(ctx context.Context, t Task) (string, error) {
 	if err := os.MkdirAll(d.Root, 0o755); err != nil {
 		return "", fmt.Errorf("msd: creating data root: %w", err)
 	}
+	// One process per task and root: a second one waits, then finds the set
+	// complete (or resumes what the first left).
+	unlock, err := lockFile(filepath.Join(d.Root, "."+t.Name+".lock"), func() {
+		d.logf("%s: another process is downloading it; waiting", t.Name)
+	})
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if st2 := Check(d.Root, t); st2.State == Complete {
+		d.logf("%s: completed by another process", t.Name)
+		return st2.Dir, nil
+	}
 	removeStaleTemps(d.Root, t.Name)
 	archive := filepath.Join(d.Root, t.Name+".tar")
 	sum, size, err := d.fetchArchive(ctx, t, archive)

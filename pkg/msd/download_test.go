@@ -476,3 +476,45 @@ func TestProgressLines(t *testing.T) {
 		t.Errorf("progress lines:\n%s", out)
 	}
 }
+
+func TestFetchConcurrent(t *testing.T) {
+	entries := syntheticSetEntries()
+	data := makeTar(t, entries)
+	task := testTask(data)
+	srv := newServer(t, data)
+	root := t.TempDir()
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, _ := newTestDownloader(root, srv.URL)
+			_, errs[i] = d.Fetch(context.Background(), task)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkComplete(t, root, task, entries)
+	if n := len(srv.requests()); n != 1 {
+		t.Errorf("%d downloads, want 1", n)
+	}
+}
+
+func TestFetchCancelled(t *testing.T) {
+	data := makeTar(t, syntheticSetEntries())
+	task := testTask(data)
+	srv := newServer(t, data)
+	root := t.TempDir()
+	d, _ := newTestDownloader(root, srv.URL)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := d.Fetch(ctx, task); err == nil {
+		t.Fatal("cancelled fetch succeeded")
+	}
+	checkNoSet(t, root, task)
+}
