@@ -126,7 +126,8 @@ func envelope1D(f, out []float64, v []int, z []float64, s float64) {
 // Surface returns the boundary voxels of mask: foreground voxels with a
 // background 6-neighbour, voxels outside the grid counting as background
 // (mask XOR its erosion by the 3D cross, as scipy's binary_erosion with
-// border_value 0, used by MONAI and MedPy).
+// border_value 0, used by MONAI and MedPy). Axes of size 1 are ignored, so
+// a 2D image (Z = 1) gets 2D (4-neighbour) surfaces.
 func Surface(mask []bool, shape [3]int) []bool {
 	X, Y, Z := shape[0], shape[1], shape[2]
 	out := make([]bool, len(mask))
@@ -137,8 +138,9 @@ func Surface(mask []bool, shape [3]int) []bool {
 				if !mask[i] {
 					continue
 				}
-				out[i] = x == 0 || y == 0 || z == 0 || x == X-1 || y == Y-1 || z == Z-1 ||
-					!mask[i-1] || !mask[i+1] || !mask[i-X] || !mask[i+X] || !mask[i-X*Y] || !mask[i+X*Y]
+				out[i] = X > 1 && (x == 0 || x == X-1 || !mask[i-1] || !mask[i+1]) ||
+					Y > 1 && (y == 0 || y == Y-1 || !mask[i-X] || !mask[i+X]) ||
+					Z > 1 && (z == 0 || z == Z-1 || !mask[i-X*Y] || !mask[i+X*Y])
 			}
 		}
 	}

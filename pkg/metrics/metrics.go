@@ -9,7 +9,8 @@
 //
 // HD95 follows MONAI's compute_hausdorff_distance(percentile=95,
 // directed=False). The surface of a mask is its foreground voxels with a
-// background 6-neighbour (outside the grid counts as background). For each
+// background 6-neighbour (outside the grid counts as background; axes of
+// size 1 are ignored, so 2D images get 4-neighbour surfaces). For each
 // surface voxel of P the distance (mm, voxel centres, anisotropic spacing)
 // to the nearest surface voxel of R is taken from an exact Euclidean
 // distance transform, and likewise from R to P. HD95 is the larger of the

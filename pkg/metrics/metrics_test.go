@@ -65,11 +65,26 @@ func TestSurface(t *testing.T) {
 	if n != 26 {
 		t.Errorf("3x3x3 cube: %d surface voxels, want 26", n)
 	}
+	// A 2D image: 3x3 square in 5x5x1 has 8 boundary pixels.
+	flat := Surface(box([3]int{5, 5, 1}, [3]int{1, 1, 0}, [3]int{3, 3, 0}), [3]int{5, 5, 1})
+	if c := count(flat); c != 8 || flat[2+5*2] {
+		t.Errorf("2D square: %d surface pixels (centre %v), want 8 (false)", c, flat[2+5*2])
+	}
 	// Voxels on the grid border are surface even when the mask fills it.
 	full := Surface(box([3]int{3, 3, 3}, [3]int{0, 0, 0}, [3]int{2, 2, 2}), [3]int{3, 3, 3})
 	if !full[0] || full[13] {
 		t.Errorf("full 3^3 grid: corner surface %v, centre surface %v; want true, false", full[0], full[13])
 	}
+}
+
+func count(m []bool) int {
+	n := 0
+	for _, b := range m {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 // bruteSquared is the squared distance to the nearest feature by search.
