@@ -206,3 +206,58 @@ func TestSampleLocations(t *testing.T) {
 		}
 	}
 }
+
+func TestRealHippocampusCache(t *testing.T) {
+	dir := filepath.Join("..", "..", "..", "shared", "data", "Task04_Hippocampus")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skip("no real data")
+	}
+	in, err := fingerprint.InputFromFolder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Cases = in.Cases[:6]
+	fp, err := fingerprint.Compute(in, fingerprint.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plans.Make(fp, plans.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, _, err := Build(Dir(t.TempDir(), p), p, in.Cases, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases, err := cache.LoadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cases {
+		orig, err := volume.Read(in.Cases[i].Label)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := c.Record.ToOriginal(c.Label)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 1 mm data at a 1 mm plan: the round trip is exact.
+		for j := range orig.Data {
+			if back.Data[j] != orig.Data[j] {
+				t.Fatalf("%s: voxel %d: %g after round trip, %g in the file", c.ID, j, back.Data[j], orig.Data[j])
+			}
+		}
+		var mean, n float64
+		for _, x := range c.Image.Data {
+			mean += float64(x)
+			n++
+		}
+		if mean/n > 1e-3 || mean/n < -1e-3 {
+			t.Errorf("%s: normalised mean %g", c.ID, mean/n)
+		}
+		if len(c.Locations[1]) == 0 || len(c.Locations[2]) == 0 {
+			t.Errorf("%s: no foreground locations", c.ID)
+		}
+	}
+}
