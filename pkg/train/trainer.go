@@ -122,9 +122,10 @@ func New(backend backends.Backend, dir string, info ModelInfo, src BatchSource) 
 		if err := r.restoreSource(); err != nil {
 			return nil, err
 		}
-		if err := r.truncateLogs(); err != nil {
-			return nil, err
-		}
+	}
+	// Rows after the restored step (all rows for a new run) belong to a lost, uncheckpointed part.
+	if err := r.truncateLogs(); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
