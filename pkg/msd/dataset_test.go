@@ -56,6 +56,12 @@ func TestOpen(t *testing.T) {
 	if len(ds.Test) != 1 {
 		t.Errorf("test %v", ds.Test)
 	}
+	if sub, err := ds.Subset([]string{"h_002", "h_001"}); err != nil || sub[0].ID != "h_002" || sub[1] != ds.Cases[0] {
+		t.Errorf("Subset %v %v", sub, err)
+	}
+	if _, err := ds.Case("h_404"); err == nil || !strings.Contains(err.Error(), "h_404") {
+		t.Errorf("unknown case: %v", err)
+	}
 	sets, err := FindSets(root)
 	if err != nil || !slices.Equal(sets, []string{"Task04_Hippocampus"}) {
 		t.Errorf("FindSets %v %v", sets, err)

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -99,7 +100,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.cutTimes--
 	}
 	s.mu.Unlock()
-	if r.URL.Path != "/Task99_Test.tar" {
+	if r.URL.Path != "/Task99_Test.tar" && r.URL.Path != "/Task04_Hippocampus.tar" {
 		http.NotFound(w, r)
 		return
 	}
@@ -303,6 +304,20 @@ func TestFetchResume(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkComplete(t, root, task, syntheticSetEntries())
+	})
+	t.Run("oversized part", func(t *testing.T) {
+		// A .part longer than the archive (another version): 416, restart.
+		srv := newServer(t, data)
+		root := t.TempDir()
+		os.WriteFile(filepath.Join(root, task.Name+".tar.part"), append(slices.Clone(data), make([]byte, 100)...), 0o644)
+		d, _ := newTestDownloader(root, srv.URL)
+		if _, err := d.Fetch(context.Background(), task); err != nil {
+			t.Fatal(err)
+		}
+		checkComplete(t, root, task, syntheticSetEntries())
+		if got := srv.requests(); len(got) != 2 || got[1] != "" {
+			t.Errorf("requests %q, want a resume then a full download", got)
+		}
 	})
 	t.Run("archive present", func(t *testing.T) {
 		// A verified archive killed before extraction is reused without requests.
