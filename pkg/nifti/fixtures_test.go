@@ -26,6 +26,7 @@ type expected struct {
 	Sform     [][]float64   `json:"sform"`
 	Slope     *float64      `json:"slope"`
 	Inter     *float64      `json:"inter"`
+	Units     []string      `json:"units"`
 	Raw       []json.Number `json:"raw"`
 	Fdata     []float64     `json:"fdata"`
 }
@@ -136,6 +137,18 @@ func TestNibabelFixtures(t *testing.T) {
 				checkAffine(t, "sform", img.SForm(), e.Sform, 1e-5)
 				if img.QformCode != *e.QformCode || img.SformCode != *e.SformCode {
 					t.Errorf("codes q=%d s=%d, nibabel q=%d s=%d", img.QformCode, img.SformCode, *e.QformCode, *e.SformCode)
+				}
+			}
+			if e.Units != nil {
+				names := map[string]string{"meter": "m", "micron": "um", "sec": "s", "msec": "ms", "usec": "us", "hz": "Hz", "rads": "rad/s"}
+				want := []string{e.Units[0], e.Units[1]}
+				for i, u := range want {
+					if n, ok := names[u]; ok {
+						want[i] = n
+					}
+				}
+				if img.SpatialUnit() != want[0] || img.TimeUnit() != want[1] {
+					t.Errorf("units %s %s, nibabel %v", img.SpatialUnit(), img.TimeUnit(), e.Units)
 				}
 			}
 			if o := Orientation(img.Affine()); o != e.Axcodes {

@@ -77,6 +77,7 @@ def main():
     img = nib.Nifti1Image(ramp((4, 3, 2), np.int16, 700, -8000), np.diag([0.9, 0.9, 2.5, 1]), hdr)
     img.header.set_data_dtype(np.int16)
     img.header.set_qform(np.diag([0.9, 0.9, 2.5, 1]), code=1)
+    img.header.set_xyzt_units("meter", "msec")
     path = save(img, "be_int16_scaled.nii")
     patch_f32(path, 112, 0.5, ">")   # scl_slope
     patch_f32(path, 116, 12.0, ">")  # scl_inter
@@ -87,6 +88,7 @@ def main():
     img = nib.Nifti1Image(ramp((5, 4, 3), np.uint8, 3), None)
     img.header.set_qform(aff, code=1)
     img.header.set_sform(None, code=0)
+    img.header.set_xyzt_units("micron", "usec")
     save(img, "qform_only.nii")
 
     # 4. sform only with a shear (qform code 0).
@@ -94,6 +96,7 @@ def main():
     img = nib.Nifti1Image(ramp((3, 3, 3), np.uint16, 2000), None)
     img.header.set_sform(aff, code=2)
     img.header.set_qform(None, code=0)
+    img.header.set_xyzt_units("mm", "hz")
     save(img, "sform_only_shear.nii")
 
     # 5. neither transform: nibabel's centred base affine with x flip.
@@ -207,6 +210,8 @@ def main():
             e["sform"] = hdr.get_sform().tolist()
         # After loading, nibabel moves the scaling from the header into the
         # array proxy.
+        if hasattr(hdr, "get_xyzt_units"):
+            e["units"] = list(hdr.get_xyzt_units())
         slope, inter = float(img.dataobj.slope), float(img.dataobj.inter)
         if slope == 1 and inter == 0:
             slope = inter = None
