@@ -174,7 +174,7 @@ func TestSgemmErrors(t *testing.T) {
 		{"short A", 4, 4, 4, 4, 4, 4, buf[:15], buf, buf, "A has 15 elements, needs 16"},
 		{"short B", 4, 4, 4, 4, 4, 4, buf, nil, buf, "B has 0 elements, needs 16"},
 		{"short C", 4, 5, 4, 4, 5, 6, buf, buf, buf[:20], "C has 20 elements, needs 23"},
-		{"overflow", 1 << 40, 1 << 40, 0, 1, 1 << 40, 1 << 40, buf, buf, buf, "overflows"},
+		{"overflow", math.MaxInt / 4, math.MaxInt / 4, 0, 1, math.MaxInt / 4, math.MaxInt / 4, buf, buf, buf, "overflows"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
