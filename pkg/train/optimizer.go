@@ -70,9 +70,9 @@ func (o *nesterov) Clear(ctx *context.Context) error {
 func newOptimizer(ctx *context.Context, opts Options) optimizers.Interface {
 	switch opts.Optimizer {
 	case "adam":
-		return optimizers.Adam().LearningRate(opts.LearningRate).FromContext(ctx).Done()
+		return optimizers.Adam().FromContext(ctx).LearningRate(opts.LearningRate).Done()
 	case "adamw":
-		return optimizers.Adam().LearningRate(opts.LearningRate).WeightDecay(opts.WeightDecay).FromContext(ctx).Done()
+		return optimizers.Adam().FromContext(ctx).LearningRate(opts.LearningRate).WeightDecay(opts.WeightDecay).Done()
 	default:
 		return &nesterov{lr: opts.LearningRate, momentum: opts.Momentum, weightDecay: opts.WeightDecay}
 	}

@@ -298,3 +298,35 @@ func TestCurvesFigure(t *testing.T) {
 		t.Errorf("not a PNG (%d bytes)", len(png))
 	}
 }
+
+// TestOptimizersAndSchedules trains a few steps with every optimizer and schedule and checks the
+// learning rate the graph used at the last step against the schedule's formula.
+func TestOptimizersAndSchedules(t *testing.T) {
+	patch := []int{16, 16}
+	backend := testBackend(t)
+	for _, opt := range []string{"sgd", "adam", "adamw"} {
+		for _, sched := range []string{"poly", "cosine", "constant"} {
+			o := Options{Steps: 4, Optimizer: opt, Schedule: sched, Quiet: true}
+			run, err := New(backend, t.TempDir(), ModelInfo{Model: smallModel(2), Patch: patch, Options: o}, NewPhantoms(patch, 2, 1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := run.TrainUntil(3); err != nil {
+				t.Fatalf("%s/%s: %v", opt, sched, err)
+			}
+			lrVar := run.Ctx.GetVariableByScopeAndName("/"+optimizers.Scope, optimizers.ParamLearningRate)
+			if lrVar == nil {
+				t.Fatalf("%s/%s: no learning rate variable", opt, sched)
+			}
+			got := float64(lrVar.MustValue().Value().(float32))
+			if want := run.stepLR(2); math.Abs(got-want) > 1e-6*want+1e-9 {
+				t.Errorf("%s/%s: learning rate at step 3 = %g, want %g", opt, sched, got, want)
+			}
+			for _, r := range run.History {
+				if math.IsNaN(r.Loss) {
+					t.Errorf("%s/%s: NaN loss", opt, sched)
+				}
+			}
+		}
+	}
+}
