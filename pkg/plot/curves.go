@@ -22,6 +22,10 @@ type Series struct {
 	Name   string
 	X, Y   []float64
 	Lo, Hi []float64
+	// Smooth in (0, 1) draws the series as an exponential moving average
+	// with this weight on the past (TensorBoard's smoothing, debiased) over
+	// the raw values in a faint line: for noisy per-step losses.
+	Smooth float64
 }
 
 // Spread selects the band that Aggregate computes.
@@ -172,6 +176,15 @@ func Curves(series []Series, opts CurvesOptions) ([]byte, error) {
 			for k, j := range seg {
 				xy[k] = plotter.XY{X: s.X[j], Y: s.Y[j]}
 			}
+			if s.Smooth > 0 {
+				raw, err := plotter.NewLine(xy)
+				if err != nil {
+					return nil, fmt.Errorf("plot: series %q: %w", s.Name, err)
+				}
+				raw.LineStyle = draw.LineStyle{Color: color.NRGBA{col.R, col.G, col.B, 70}, Width: vg.Points(0.8)}
+				p.Add(raw)
+				xy = ema(xy, s.Smooth)
+			}
 			l, err := plotter.NewLine(xy)
 			if err != nil {
 				return nil, fmt.Errorf("plot: series %q: %w", s.Name, err)
@@ -245,6 +258,19 @@ func (logTicks) Ticks(lo, hi float64) []gplot.Tick {
 	return t
 }
 
+// ema returns the debiased exponential moving average of the y values:
+// m_k = w·m_{k-1} + (1-w)·y_k, m_0 = 0, reported as m_k / (1 - w^k).
+func ema(xy plotter.XYs, w float64) plotter.XYs {
+	out := make(plotter.XYs, len(xy))
+	m, wk := 0.0, 1.0
+	for i, p := range xy {
+		m = w*m + (1-w)*p.Y
+		wk *= w
+		out[i] = plotter.XY{X: p.X, Y: m / (1 - wk)}
+	}
+	return out
+}
+
 // DiceVsN plots Dice against the number of training cases N: points joined
 // by lines, y from 0 to 1, with default axis labels.
 func DiceVsN(series []Series, opts CurvesOptions) ([]byte, error) {
@@ -268,6 +294,9 @@ func checkSeries(s Series, opts CurvesOptions) error {
 	}
 	if (s.Lo == nil) != (s.Hi == nil) || (s.Lo != nil && (len(s.Lo) != n || len(s.Hi) != n)) {
 		return fmt.Errorf("plot: series %q: band needs Lo and Hi with %d values each", s.Name, n)
+	}
+	if s.Smooth < 0 || s.Smooth >= 1 {
+		return fmt.Errorf("plot: series %q: Smooth %g outside [0, 1)", s.Name, s.Smooth)
 	}
 	for i := 0; i < n; i++ {
 		if !finite(s.X[i]) {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"gonum.org/v1/plot/plotter"
+
 	"github.com/msdkit/msdkit/pkg/volume"
 )
 
@@ -164,6 +166,38 @@ func TestCurvesGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "curves_dice_vs_n.png", b)
+
+	// A noisy per-step loss with EMA smoothing, and a sparse validation Dice.
+	var loss2, dice2 Series
+	loss2.Name, dice2.Name = "batch loss", "validation Dice"
+	loss2.Smooth = 0.9
+	for k := 1; k <= 300; k++ {
+		loss2.X = append(loss2.X, float64(k))
+		loss2.Y = append(loss2.Y, 1.5*math.Exp(-float64(k)/80)+0.2+0.15*math.Sin(float64(k)*12.9898))
+		if k%50 == 0 {
+			dice2.X = append(dice2.X, float64(k))
+			dice2.Y = append(dice2.Y, 0.85*(1-math.Exp(-float64(k)/90)))
+		}
+	}
+	b, err = Curves([]Series{loss2, dice2}, CurvesOptions{XLabel: "step", Width: 480, Height: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "curves_smoothed.png", b)
+}
+
+func TestEMA(t *testing.T) {
+	got := ema(plotter.XYs{{X: 0, Y: 2}, {X: 1, Y: 4}, {X: 2, Y: 4}}, 0.5)
+	// m1 = 1 -> 1/0.5 = 2; m2 = 0.5+2 = 2.5 -> 2.5/0.75; m3 = 1.25+2 = 3.25 -> 3.25/0.875
+	want := []float64{2, 2.5 / 0.75, 3.25 / 0.875}
+	for i := range want {
+		if math.Abs(got[i].Y-want[i]) > 1e-12 || got[i].X != float64(i) {
+			t.Errorf("ema[%d] = %v, want y %g", i, got[i], want[i])
+		}
+	}
+	if _, err := Curves([]Series{{X: []float64{1}, Y: []float64{1}, Smooth: 1}}, CurvesOptions{}); err == nil {
+		t.Error("Smooth 1 accepted")
+	}
 }
 
 func TestAggregate(t *testing.T) {
