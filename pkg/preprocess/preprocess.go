@@ -14,6 +14,13 @@
 // never leaves a half-written case under its final name (they are not fsynced:
 // after a power loss a damaged file fails its checksum and Build rebuilds it);
 // a case whose sources or plan changed is rebuilt too.
+//
+// Setup is the one-call entry point: fingerprint (cached as fingerprint.json),
+// plan (plans.json, reused when present so that a person's edits apply) and
+// cache, all under <data root>/preprocessed/<dataset>/.
+//
+// Unlike nnU-Net, label voxels outside the nonzero mask keep their label (0)
+// instead of becoming -1; the mask is used only for normalisation.
 package preprocess
 
 import (

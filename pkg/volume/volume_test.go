@@ -617,3 +617,35 @@ func TestShapeForSpacing(t *testing.T) {
 		}
 	}
 }
+
+func TestPrepareRejectsBadInput(t *testing.T) {
+	img := New([3]int{4, 4, 4}, 1, [3]float64{1, 1, 1})
+	for _, tc := range []struct {
+		name string
+		lbl  *Volume
+		s    Steps
+	}{
+		{"label shape", New([3]int{4, 4, 5}, 1, [3]float64{1, 1, 1}), Steps{}},
+		{"label affine", func() *Volume { v := New([3]int{4, 4, 4}, 1, [3]float64{1, 1, 1}); v.Affine[0][3] = 5; return v }(), Steps{}},
+		{"label channels", New([3]int{4, 4, 4}, 2, [3]float64{1, 1, 1}), Steps{}},
+		{"norm count", nil, Steps{Norm: []Norm{{Scheme: SchemeNone}, {Scheme: SchemeNone}}}},
+		{"orientation", nil, Steps{Orientation: "XYZ"}},
+		{"spacing", nil, Steps{TargetSpacing: [3]float64{1, 0, 1}}},
+		{"data length", &Volume{Shape: [3]int{4, 4, 4}, Channels: 1, Data: make([]float32, 3)}, Steps{}},
+	} {
+		if _, _, _, err := Prepare(img, tc.lbl, tc.s); err == nil {
+			t.Errorf("%s: accepted", tc.name)
+		}
+	}
+	if _, err := New([3]int{2, 2, 2}, 1, [3]float64{1, 1, 1}).Crop(Box{Start: [3]int{1, 1, 1}, End: [3]int{1, 2, 2}}); err == nil {
+		t.Error("empty crop accepted")
+	}
+	if _, err := New([3]int{2, 2, 2}, 1, [3]float64{1, 1, 1}).Uncrop(Full([3]int{2, 2, 2}), [3]int{1, 2, 2}, nil); err == nil {
+		t.Error("uncrop into a smaller grid accepted")
+	}
+	bad := New([3]int{2, 2, 2}, 1, [3]float64{1, 1, 1})
+	bad.Data[3] = 1.5
+	if _, err := bad.LabelCounts(); err == nil {
+		t.Error("fractional label accepted")
+	}
+}
