@@ -28,7 +28,8 @@
 //
 // So a folder <root>/<Task> exists only once complete, a rerun after any
 // failure resumes or restarts the step that failed, and a rerun after
-// success only reads the marker (Check).
+// success only reads the marker (Check) and checks that every file listed in
+// dataset.json is there (a set that lost files is downloaded again).
 //
 // # Cases
 //

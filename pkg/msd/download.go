@@ -191,9 +191,15 @@ func (d *Downloader) Fetch(ctx context.Context, t Task) (string, error) {
 		return "", errors.New("msd: Downloader.Root is empty")
 	}
 	st := Check(d.Root, t)
+	replace := d.Replace
 	switch st.State {
 	case Complete:
-		d.logf("%s: complete (md5 %s verified at download), skipping", t.Name, t.MD5)
+		if _, err := OpenDir(st.Dir); err != nil {
+			d.logf("%s: marked complete, but %v; downloading it again", t.Name, err)
+			replace = true
+			break
+		}
+		d.logf("%s: complete (md5 %s verified at download, every listed file present), skipping", t.Name, t.MD5)
 		return st.Dir, nil
 	case Unverified:
 		if !d.Replace {
@@ -217,9 +223,11 @@ func (d *Downloader) Fetch(ctx context.Context, t Task) (string, error) {
 		return "", err
 	}
 	defer unlock()
-	if st2 := Check(d.Root, t); st2.State == Complete {
-		d.logf("%s: completed by another process", t.Name)
-		return st2.Dir, nil
+	if !replace {
+		if st2 := Check(d.Root, t); st2.State == Complete {
+			d.logf("%s: completed by another process", t.Name)
+			return st2.Dir, nil
+		}
 	}
 	removeStaleTemps(d.Root, t.Name)
 	archive := filepath.Join(d.Root, t.Name+".tar")

@@ -227,6 +227,16 @@ func TestFetchSuccessAndIdempotent(t *testing.T) {
 	if n := len(srv.requests()); n != 1 {
 		t.Errorf("re-run made requests: %d in all", n)
 	}
+	// A marked set that lost a listed file is downloaded again and replaced.
+	lost := filepath.Join(root, task.Name, "labelsTr", "c_002.nii.gz")
+	os.Remove(lost)
+	if _, err := d.Fetch(context.Background(), task); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.requests()); n != 2 {
+		t.Errorf("%d requests in all, want 2", n)
+	}
+	checkComplete(t, root, task, entries)
 	// A marker recording another md5 no longer counts as complete.
 	other := task
 	other.MD5 = strings.Repeat("0", 32)
