@@ -75,8 +75,14 @@ var LabelColors = []color.NRGBA{
 	{230, 159, 0, 255},
 }
 
-// LabelColor returns the overlay colour of label l > 0.
-func LabelColor(l int) color.NRGBA { return LabelColors[(l-1)%len(LabelColors)] }
+// LabelColor returns the overlay colour of label l > 0 (transparent for
+// background, l <= 0).
+func LabelColor(l int) color.NRGBA {
+	if l <= 0 {
+		return color.NRGBA{}
+	}
+	return LabelColors[(l-1)%len(LabelColors)]
+}
 
 // prepared holds what Slice and Viewer compute once per volume.
 type prepared struct {
