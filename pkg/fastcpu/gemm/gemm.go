@@ -20,17 +20,26 @@
 //
 //	for p := 0; p < KC; p++ { Ctile += Apanel[:, p] (outer) Bpanel[p, :] }
 //
-// A B micro-panel stays in L1 while the kernel sweeps the MC/MR A panels of
-// the block (kept in L2). Kernels, chosen at start-up with golang.org/x/sys/cpu:
+// A B micro-panel (KC x NR) is reused from L1 while the kernel sweeps the
+// MC/MR A panels of the block (kept in L2). Kernels, chosen at start-up with golang.org/x/sys/cpu:
 //
-//	avx512  8 x 48 (24 zmm accumulators, A broadcast from memory)  amd64
+//	avx512  8 x 48 (24 zmm accumulators, A broadcast to registers)  amd64
 //	avx2    4 x 24 (12 ymm accumulators, FMA)                      amd64
 //	generic 2 x 4  (scalar Go, 8 accumulators)                     everywhere, and under the purego tag
 //
-// Work is split in independent blocks of C (columns first, then rows, then
-// batch entries), taken from a shared counter by up to runtime.GOMAXPROCS(0)
+// Blocking on AMD Zen 5 (48 KiB L1D, 1 MiB L2): KC = 256, MC = 128,
+// NC = 3072 for the avx512 kernel; measured flat within noise around it.
+//
+// Work is split in independent blocks of C (batch entries, then columns,
+// then rows), taken from a shared counter by up to runtime.GOMAXPROCS(0)
 // long-lived goroutines, each with its own pooled packing buffers, so a call
-// allocates nothing in steady state.
+// allocates nothing in steady state. Concurrent calls are safe.
+//
+// Entry points: Sgemm (panics on invalid arguments), SgemmErr (returns an
+// error wrapping ErrInvalid), SgemmStrided (batched, strided, explicit worker
+// count) and SgemmFunc (implicit GEMM: op(B) produced by a callback straight
+// into the packing buffers, e.g. im2col rows of a convolution generated from
+// the input tensor, so the column matrix never goes through memory).
 package gemm
 
 import (
@@ -156,7 +165,7 @@ func SgemmStrided(workers int, transA, transB bool, m, n, k, batch int, alpha fl
 // dst[p*ld + j] = op(B)[p0+p, j0+j] for p < kc, j < nc (nc <= ld), and
 // nothing else. It is called for blocks of at most KC rows and one kernel
 // panel (NR columns, e.g. 48) at a time, concurrently from several
-// goroutines, so it must only read shared state.
+// goroutines, so it must only read shared state; it must not panic.
 type PackFunc func(dst []float32, ld, p0, kc, j0, nc int)
 
 // SgemmFunc is SgemmErr with op(B) (k x n) produced by packB instead of

@@ -268,3 +268,23 @@ func TestConcurrentCalls(t *testing.T) {
 		}
 	}
 }
+
+// TestNoAllocs checks that a parallel call allocates nothing once the pools
+// are warm.
+func TestNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	r := rand.New(rand.NewPCG(31, 32))
+	m, n, k := 64, 512, 200
+	a, b, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
+	f := func() {
+		if err := SgemmStrided(2, false, true, m, n, k, 1, 1, a, k, 0, b, k, 0, 0, c, n, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f()
+	if allocs := testing.AllocsPerRun(50, f); allocs != 0 {
+		t.Fatalf("%v allocations per call", allocs)
+	}
+}
