@@ -207,12 +207,16 @@ func (v *Volume) ResampleLabels(shape [3]int, modes [3]Interp) (*Volume, error) 
 		copy(out.Data, v.Data)
 		return out, nil
 	}
+	if _, err := v.LabelCounts(); err != nil {
+		return nil, err
+	}
 	ax, ay, az := newAxisMap(v.Shape[0], shape[0], modes[0]), newAxisMap(v.Shape[1], shape[1], modes[1]), newAxisMap(v.Shape[2], shape[2], modes[2])
 	X, Y := v.Shape[0], v.Shape[1]
 	src, dst := v.Data, out.Data
 	parallelFor(shape[2], func(lo, hi int) {
 		var lab [8]float32
 		var wt [8]float32
+		var acc [MaxLabel + 1]float32
 		for z := lo; z < hi; z++ {
 			zi := [2]int{X * Y * az.i0[z], X * Y * az.i1[z]}
 			zw := [2]float32{1 - az.w[z], az.w[z]}
@@ -241,20 +245,20 @@ func (v *Volume) ResampleLabels(shape [3]int, modes [3]Interp) (*Volume, error) 
 						d[x] = lab[0]
 						continue
 					}
+					// Sum the weights per label, then take the largest
+					// (ties: the smaller label).
+					for k := 0; k < 8; k++ {
+						acc[int(lab[k])] += wt[k]
+					}
 					best, bestW := lab[0], float32(-1)
-					for i := 0; i < 8; i++ {
-						if wt[i] == 0 {
-							continue
+					for k := 0; k < 8; k++ {
+						l := int(lab[k])
+						if w := acc[l]; w > bestW || (w == bestW && lab[k] < best) {
+							best, bestW = lab[k], w
 						}
-						var s float32
-						for j := 0; j < 8; j++ {
-							if lab[j] == lab[i] {
-								s += wt[j]
-							}
-						}
-						if s > bestW || (s == bestW && lab[i] < best) {
-							best, bestW = lab[i], s
-						}
+					}
+					for k := 0; k < 8; k++ {
+						acc[int(lab[k])] = 0
 					}
 					d[x] = best
 				}
