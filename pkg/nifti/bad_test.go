@@ -111,6 +111,9 @@ func TestBadInput(t *testing.T) {
 			if !strings.Contains(msg, path) || !strings.Contains(msg, tc.field) {
 				t.Errorf("error %q does not name the file and %q", msg, tc.field)
 			}
+			if _, err := ReadHeader(path); err == nil && tc.field != "data" && tc.field != "truncated" && tc.field != "gzip" {
+				t.Errorf("ReadHeader accepted a file with a bad %s", tc.field)
+			}
 			// The in-memory decoder must agree.
 			b, _ := os.ReadFile(path)
 			if _, err := Decode("mem.nii", b); err == nil || !strings.Contains(err.Error(), tc.field) {

@@ -231,6 +231,9 @@ func TestRealData(t *testing.T) {
 			t.Error(err)
 			continue
 		}
+		if h, err := ReadHeader(f); err != nil || h.Shape()[0] != img.Shape()[0] || h.Affine() != img.Affine() {
+			t.Errorf("%s: ReadHeader disagrees with Read: %v", f, err)
+		}
 		if len(d) != img.NumVoxels() || img.NDim() < 3 {
 			t.Errorf("%s: %d values for shape %v", f, len(d), img.Shape())
 		}
@@ -281,6 +284,9 @@ func TestRGB24AndExtensions(t *testing.T) {
 	if got.Descrip != "rgb test" || len(got.Extensions) != 2 || got.Extensions[0].Code != 6 ||
 		!bytes.HasPrefix(got.Extensions[0].Data, []byte("a comment")) || len(got.Extensions[1].Data) != 40 {
 		t.Fatalf("descrip %q extensions %+v", got.Descrip, got.Extensions)
+	}
+	if h, err := ReadHeader(path); err != nil || len(h.Extensions) != 2 || h.Extensions[1].Code != 4 {
+		t.Errorf("ReadHeader extensions: %v %+v", err, h)
 	}
 	if got.VoxOffset != 348+4+32+48 {
 		t.Errorf("vox_offset %d", got.VoxOffset)

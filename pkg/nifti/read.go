@@ -39,7 +39,9 @@ func Read(path string) (*Image, error) {
 	return img, nil
 }
 
-// ReadHeader reads only the header (and extensions) of a file.
+// ReadHeader reads only the header and extensions of a file, checking that
+// the file is long enough for the data the header describes (for gzip files,
+// only that it could be).
 func ReadHeader(path string) (*Header, error) {
 	hdrPath, _, pair, err := pairPaths(path)
 	if err != nil {
@@ -57,11 +59,11 @@ func ReadHeader(path string) (*Header, error) {
 		return nil, fmt.Errorf("nifti: %w", err)
 	}
 	defer f.Close()
-	r, _, err := openStream(f)
+	r, limit, err := openStream(f)
 	if err != nil {
 		return nil, fmt.Errorf("nifti: %s: %w", path, err)
 	}
-	h, _, err := decodeHeader(r, -1)
+	h, _, err := decodeHeader(r, limit)
 	if err != nil {
 		return nil, fmt.Errorf("nifti: %s: %w", path, err)
 	}
