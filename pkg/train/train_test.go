@@ -63,6 +63,9 @@ func TestOptionsValidate(t *testing.T) {
 // TestTrainingBeatsUntrained trains a tiny 2D U-Net on phantoms and checks the validation Dice
 // improves on the untrained model's by a clear margin, with the poly schedule applied.
 func TestTrainingBeatsUntrained(t *testing.T) {
+	if testing.Short() {
+		t.Skip("60 training steps (about 10 s) skipped under -short")
+	}
 	patch := []int{32, 32}
 	model := smallModel(2)
 	model.BaseFilters, model.MaxFilters = 16, 32
