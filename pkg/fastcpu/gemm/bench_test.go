@@ -258,5 +258,49 @@ func TestPrintTable(t *testing.T) {
 		fmt.Printf("| %s%s | %d | %d | %d | %.1f | %.0f%% | %.1f | %.0f%% | %.2fx | %.2f | %.1f | %.1f | %.1fx | %.1fx |\n",
 			s.name, tr, s.m, s.n, s.k, g1, 100*g1/peak1, gN, 100*gN/(peak1*float64(threads)), gN/g1, gNc/g1, n1, nN, g1/n1, gN/nN)
 	}
+	if mode != "quick" {
+		convTable(threads, peak1)
+	}
 	fmt.Printf("load after: %s\n", loadavg())
+}
+
+// convTable compares, for one image of each U-Net level, a 3x3x3 convolution
+// as implicit GEMM (SgemmFunc with the im2col3 generator) against explicit
+// im2col followed by SgemmStrided (im2col time included).
+func convTable(threads int, peak1 float64) {
+	fmt.Printf("\n3x3x3 conv, one image, C->C channels: implicit GEMM (SgemmFunc) vs im2col + SgemmStrided, GFLOP/s\n")
+	fmt.Printf("| level | C | D x H x W | implicit 1 thr | %%peak1 | im2col+gemm 1 thr | implicit/im2col | implicit %d thr wall | im2col+gemm %d thr wall |\n", threads, threads)
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	for i, s := range [][4]int{{16, 40, 56, 40}, {32, 20, 28, 20}, {64, 10, 14, 10}, {128, 5, 7, 5}} {
+		C, D, H, W := s[0], s[1], s[2], s[3]
+		r := rand.New(rand.NewPCG(3, 3))
+		in, w := randSlice(r, C*D*H*W), randSlice(r, C*C*27)
+		n, k := D*H*W, C*27
+		out, col := make([]float32, C*n), make([]float32, k*n)
+		gen := im2col3(in, C, D, H, W)
+		implicit := func(workers int) func() {
+			return func() {
+				if err := SgemmFunc(workers, false, C, n, k, 1, w, k, gen, 0, out, n); err != nil {
+					panic(err)
+				}
+			}
+		}
+		explicit := func(workers int) func() {
+			return func() {
+				gen(col, n, 0, k, 0, n)
+				if err := SgemmStrided(workers, false, false, C, n, k, 1, 1, w, k, 0, col, n, 0, 0, out, n, 0); err != nil {
+					panic(err)
+				}
+			}
+		}
+		flops := 2 * float64(C) * float64(n) * float64(k)
+		d := 150 * time.Millisecond
+		runtime.GOMAXPROCS(1)
+		_, i1 := rate(flops, d, implicit(1))
+		_, e1 := rate(flops, d, explicit(1))
+		runtime.GOMAXPROCS(threads)
+		iN, _ := rate(flops, d, implicit(threads))
+		eN, _ := rate(flops, d, explicit(threads))
+		fmt.Printf("| %d | %d | %dx%dx%d | %.1f | %.0f%% | %.1f | %.2fx | %.1f | %.1f |\n", i, C, D, H, W, i1, 100*i1/peak1, e1, i1/e1, iN, eN)
+	}
 }
