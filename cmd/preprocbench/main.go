@@ -81,6 +81,13 @@ func peakRSS() int64 {
 	return ru.Maxrss * 1024
 }
 
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 
 func run(data, task, out, budget, spacing, interp string, workers, stages int, python, save string) error {
@@ -138,11 +145,13 @@ func run(data, task, out, budget, spacing, interp string, workers, stages int, p
 
 	dir := preprocess.Dir(out, p)
 	t0 = time.Now()
+	cpu0 := cpuTime()
 	cache, st, err := preprocess.Build(dir, p, fingerprint.FromDataset(ds).Cases, preprocess.Options{Workers: workers, Progress: os.Stderr})
 	if err != nil {
 		return err
 	}
 	tBuild := time.Since(t0)
+	cpuBuild := cpuTime() - cpu0
 	rssBuild := peakRSS()
 	t0 = time.Now()
 	if _, st2, err := preprocess.Build(dir, p, in.Cases, preprocess.Options{Workers: workers}); err != nil || st2.UpToDate != len(in.Cases) {
@@ -166,7 +175,7 @@ func run(data, task, out, budget, spacing, interp string, workers, stages int, p
 
 	fmt.Printf("\n%-44s %10s\n", "stage (Go)", "time")
 	fmt.Printf("%-44s %9.2fs\n", "fingerprint (read + reorient + crop + stats)", tFP.Seconds())
-	fmt.Printf("%-44s %9.2fs  (%d built, %.1f ms/case)\n", "preprocess + write cache (cold)", tBuild.Seconds(), st.Built, 1000*tBuild.Seconds()/float64(len(in.Cases)))
+	fmt.Printf("%-44s %9.2fs  (%d built, %.1f ms/case; CPU %.2fs)\n", "preprocess + write cache (cold)", tBuild.Seconds(), st.Built, 1000*tBuild.Seconds()/float64(len(in.Cases)), cpuBuild.Seconds())
 	fmt.Printf("%-44s %9.2fs\n", "rebuild check (all up to date)", tWarm.Seconds())
 	fmt.Printf("%-44s %9.2fs\n", "load all cases from cache", tLoad.Seconds())
 	fmt.Printf("cache %s on disk; peak RSS after preprocessing %s, after loading all cases %s\n", mib(cacheBytes), mib(rssBuild), mib(rssAll))
@@ -175,7 +184,7 @@ func run(data, task, out, budget, spacing, interp string, workers, stages int, p
 		stageTimes(p, in.Cases[:min(stages, len(in.Cases))])
 	}
 	if python != "" {
-		if err := runPeer(python, in.Cases, p, workers, tBuild, rssBuild, cases); err != nil {
+		if err := runPeer(python, in.Cases, p, workers, tBuild, cpuBuild, rssBuild, cases); err != nil {
 			fmt.Printf("\npeer skipped: %v\n", err)
 		}
 	}
@@ -237,9 +246,10 @@ type peerCase struct {
 	WallS       float64        `json:"wall_s"`
 	PeakSelf    int64          `json:"peak_rss_self"`
 	PeakChild   int64          `json:"peak_rss_child"`
+	CPUS        float64        `json:"cpu_s"`
 }
 
-func runPeer(python string, cases []fingerprint.Case, p *plans.Plans, workers int, goTime time.Duration, goRSS int64, ours []*preprocess.Case) error {
+func runPeer(python string, cases []fingerprint.Case, p *plans.Plans, workers int, goTime, goCPU time.Duration, goRSS int64, ours []*preprocess.Case) error {
 	if err := exec.Command(python, "-c", "import nibabel, scipy").Run(); err != nil {
 		return fmt.Errorf("%s cannot import nibabel and scipy", python)
 	}
@@ -323,6 +333,7 @@ func runPeer(python string, cases []fingerprint.Case, p *plans.Plans, workers in
 	n := float64(len(cases))
 	fmt.Printf("\n%-36s %12s %12s %8s\n", "Go vs peer (nibabel+scipy)", "Go", "peer", "peer/Go")
 	fmt.Printf("%-36s %11.2fs %11.2fs %7.2fx\n", "preprocess all cases (wall)", goTime.Seconds(), sum.WallS, sum.WallS/goTime.Seconds())
+	fmt.Printf("%-36s %11.2fs %11.2fs %7.2fx\n", "CPU time (user+sys, all workers)", goCPU.Seconds(), sum.CPUS, sum.CPUS/goCPU.Seconds())
 	fmt.Printf("%-36s %12s %12s\n", "peak RSS", mib(goRSS), mib(max(sum.PeakSelf, sum.PeakChild))+"/proc")
 	fmt.Printf("peer per case (in its workers): read %.2f ms, prepare %.2f ms, write %.2f ms; peer process wall incl. start %.2fs\n",
 		1000*readS/n, 1000*prepS/n, 1000*writeS/n, wall.Seconds())

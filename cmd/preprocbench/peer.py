@@ -71,9 +71,11 @@ def main():
     wall = time.perf_counter() - t0
     for r in res:
         print(json.dumps(r))
-    peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_children = ch.ru_maxrss * 1024
+    cpu = ch.ru_utime + ch.ru_stime
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"summary": True, "wall_s": wall, "peak_rss_self": peak_self, "peak_rss_child": peak_children}))
+    print(json.dumps({"summary": True, "wall_s": wall, "peak_rss_self": peak_self, "peak_rss_child": peak_children, "cpu_s": cpu}))
 
 
 if __name__ == "__main__":
