@@ -28,6 +28,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
@@ -84,11 +85,12 @@ func main() {
 	}
 	fmt.Printf("backend %s, GOMAXPROCS %d, gemm kernel %s, %s\n", backend.Name(), runtime.GOMAXPROCS(0), gemm.Kernel(), loadavg())
 	type row struct {
-		spec        netSpec
-		ours, torch []float64
-		flops       float64
-		conv        fastcpu.OpStats
-		all         fastcpu.Stats
+		spec              netSpec
+		ours, torch       []float64
+		oursCPU, torchCPU []float64
+		flops             float64
+		conv              fastcpu.OpStats
+		all               fastcpu.Stats
 	}
 	var rows []row
 	for _, name := range strings.Split(*netsFlag, ",") {
@@ -117,22 +119,24 @@ func main() {
 		fmt.Printf("ours: first step (with graph build and compile) %.2fs\n", time.Since(t0).Seconds())
 		fastcpu.ResetStats()
 		for i := range *steps {
-			t0 := time.Now()
+			t0, c0 := time.Now(), cpuSeconds()
 			if err := stepFn(); err != nil {
 				fail(err)
 			}
-			d := time.Since(t0).Seconds()
+			d, dc := time.Since(t0).Seconds(), cpuSeconds()-c0
 			r.ours = append(r.ours, d)
-			line := fmt.Sprintf("step %d: ours %.3fs", i, d)
+			r.oursCPU = append(r.oursCPU, dc)
+			line := fmt.Sprintf("step %d: ours %.3fs (cpu %.3fs)", i, d, dc)
 			if tw != nil {
-				td, loss, err := tw.step()
+				td, tc, loss, err := tw.step()
 				if err != nil {
 					fmt.Printf("PyTorch twin failed: %v\n", err)
 					tw.close()
 					tw = nil
 				} else {
 					r.torch = append(r.torch, td)
-					line += fmt.Sprintf("  pytorch %.3fs (loss %.3f)", td, loss)
+					r.torchCPU = append(r.torchCPU, tc)
+					line += fmt.Sprintf("  pytorch %.3fs (cpu %.3fs, loss %.3f)", td, tc, loss)
 				}
 			}
 			fmt.Println(line)
@@ -159,17 +163,19 @@ func main() {
 	}
 
 	peak, peakDesc := machinePeak()
-	fmt.Printf("\n| net | ours median s | ours GFLOP/s | PyTorch median s | PyTorch GFLOP/s | ours/PyTorch | conv kernels GFLOP/s | conv %% of peak |\n")
-	fmt.Printf("|---|---|---|---|---|---|---|---|\n")
+	fmt.Printf("\nmedians of %d steps; wall = elapsed time, cpu = process CPU time (user+sys; fairer on a loaded machine)\n", *steps)
+	fmt.Printf("| net | ours wall s | ours cpu s | ours GFLOP/s (wall) | PyTorch wall s | PyTorch cpu s | PyTorch GFLOP/s (wall) | ours/PyTorch wall | ours/PyTorch cpu | conv kernels GFLOP/s | conv %% of peak |\n")
+	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
-		o := median(r.ours)
-		ts, tg, ratio := "n/a", "n/a", "n/a"
+		o, oc := median(r.ours), median(r.oursCPU)
+		ts, tcs, tg, ratio, ratioCPU := "n/a", "n/a", "n/a", "n/a", "n/a"
 		if len(r.torch) > 0 {
-			t := median(r.torch)
-			ts, tg, ratio = fmt.Sprintf("%.3f", t), fmt.Sprintf("%.1f", r.flops/t/1e9), fmt.Sprintf("%.2f", o/t)
+			t, tc := median(r.torch), median(r.torchCPU)
+			ts, tcs, tg = fmt.Sprintf("%.3f", t), fmt.Sprintf("%.3f", tc), fmt.Sprintf("%.1f", r.flops/t/1e9)
+			ratio, ratioCPU = fmt.Sprintf("%.2f", o/t), fmt.Sprintf("%.2f", oc/tc)
 		}
-		fmt.Printf("| %s | %.3f | %.1f | %s | %s | %s | %.1f | %.0f%% |\n", r.spec.name, o, r.flops/o/1e9, ts, tg, ratio,
-			r.conv.GFLOPS(), 100*r.conv.GFLOPS()/peak)
+		fmt.Printf("| %s | %.3f | %.3f | %.1f | %s | %s | %s | %s | %s | %.1f | %.0f%% |\n", r.spec.name, o, oc, r.flops/o/1e9, ts, tcs, tg,
+			ratio, ratioCPU, r.conv.GFLOPS(), 100*r.conv.GFLOPS()/peak)
 	}
 	fmt.Printf("\npeak RSS of this process (VmHWM): %s; machine peak %s; %s\n", vmHWM(), peakDesc, loadavg())
 }
@@ -251,22 +257,33 @@ func startTwin(python string, threads int, spec netSpec) (*twin, error) {
 	return t, nil
 }
 
-func (t *twin) step() (secs, loss float64, err error) {
+func (t *twin) step() (secs, cpu, loss float64, err error) {
 	if _, err := io.WriteString(t.in, "step\n"); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	if !t.out.Scan() {
-		return 0, 0, fmt.Errorf("no answer from PyTorch twin: %v", t.out.Err())
+		return 0, 0, 0, fmt.Errorf("no answer from PyTorch twin: %v", t.out.Err())
 	}
 	f := strings.Fields(t.out.Text())
-	if len(f) != 2 {
-		return 0, 0, fmt.Errorf("bad answer %q", t.out.Text())
+	if len(f) != 3 {
+		return 0, 0, 0, fmt.Errorf("bad answer %q", t.out.Text())
 	}
-	secs, err = strconv.ParseFloat(f[0], 64)
-	if err == nil {
-		loss, err = strconv.ParseFloat(f[1], 64)
+	var v [3]float64
+	for i := range v {
+		if v[i], err = strconv.ParseFloat(f[i], 64); err != nil {
+			return 0, 0, 0, err
+		}
 	}
-	return secs, loss, err
+	return v[0], v[1], v[2], nil
+}
+
+// cpuSeconds is this process's user+system CPU time.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 func (t *twin) close() {

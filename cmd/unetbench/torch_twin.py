@@ -1,6 +1,6 @@
 # PyTorch twin of msdkit's pkg/unet U-Net training step, driven by cmd/unetbench.
 # Usage: python3 torch_twin.py DIMS IN_CH CLASSES BASE LEVELS BATCH S0 S1 [S2] ; then one line per
-# command on stdin: "step" runs one training step and prints its wall time in seconds; "quit" exits.
+# command on stdin: "step" runs one training step and prints its wall and CPU times in seconds and the loss; "quit" exits.
 import sys, time, torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -59,12 +59,12 @@ x = torch.randn(batch, in_ch, *patch)
 labels = torch.randint(0, classes, (batch, *patch))
 
 def step():
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     opt.zero_grad(set_to_none=True)
     loss = dice_ce(net(x), labels)
     loss.backward()
     opt.step()
-    return time.perf_counter() - t0, loss.item()
+    return time.perf_counter() - t0, time.process_time() - c0, loss.item()
 
 step()  # warm-up
 print("ready", flush=True)
@@ -73,5 +73,5 @@ for line in sys.stdin:
     if cmd == "quit":
         break
     if cmd == "step":
-        dt, loss = step()
-        print(f"{dt:.6f} {loss:.6f}", flush=True)
+        dt, cpu, loss = step()
+        print(f"{dt:.6f} {cpu:.6f} {loss:.6f}", flush=True)

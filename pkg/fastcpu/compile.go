@@ -61,6 +61,9 @@ func (b *Builder) Compile(outputOps []backends.Op, shardings []*backends.Shardin
 		outputs[i] = v
 	}
 
+	if nativeElementwise {
+		b.foldBroadcasts()
+	}
 	// Reachable calls (calls are created after their inputs: index order is topological).
 	reach := make([]bool, len(b.calls))
 	var mark func(c *call)

@@ -285,9 +285,9 @@ func min32(a, b float32) float32 {
 }
 
 // nativeBinary returns the native kernel of a float32 binary op with broadcasting.
-func nativeBinary(op binOp, lhs, rhs, out shapes.Shape) nativeFn {
-	p := newRowPlan(out.Dimensions, [][]int{contiguousStrides(out.Dimensions),
-		broadcastStrides(lhs, out.Dimensions), broadcastStrides(rhs, out.Dimensions)})
+// st holds the operands' strides as seen from the output dims (0 on broadcast axes).
+func nativeBinary(op binOp, out []int, st [][]int) nativeFn {
+	p := newRowPlan(out, [][]int{contiguousStrides(out), st[0], st[1]})
 	return func(in []any, outAny any) error {
 		a, b, o := in[0].([]float32), in[1].([]float32), outAny.([]float32)
 		p.run(func(offs []int, n int) {
@@ -334,9 +334,8 @@ func cmpRow(op cmpOp, out []bool, a, b []float32, sa, sb int) {
 	}
 }
 
-func nativeCompare(op cmpOp, lhs, rhs, out shapes.Shape) nativeFn {
-	p := newRowPlan(out.Dimensions, [][]int{contiguousStrides(out.Dimensions),
-		broadcastStrides(lhs, out.Dimensions), broadcastStrides(rhs, out.Dimensions)})
+func nativeCompare(op cmpOp, out []int, st [][]int) nativeFn {
+	p := newRowPlan(out, [][]int{contiguousStrides(out), st[0], st[1]})
 	return func(in []any, outAny any) error {
 		a, b, o := in[0].([]float32), in[1].([]float32), outAny.([]bool)
 		p.run(func(offs []int, n int) {
@@ -347,9 +346,8 @@ func nativeCompare(op cmpOp, lhs, rhs, out shapes.Shape) nativeFn {
 }
 
 // nativeWhere: out = cond ? t : f, each of cond/t/f scalar or full.
-func nativeWhere(cond, t, f, out shapes.Shape) nativeFn {
-	p := newRowPlan(out.Dimensions, [][]int{contiguousStrides(out.Dimensions),
-		broadcastStrides(cond, out.Dimensions), broadcastStrides(t, out.Dimensions), broadcastStrides(f, out.Dimensions)})
+func nativeWhere(out []int, st [][]int) nativeFn {
+	p := newRowPlan(out, [][]int{contiguousStrides(out), st[0], st[1], st[2]})
 	return func(in []any, outAny any) error {
 		c, a, b, o := in[0].([]bool), in[1].([]float32), in[2].([]float32), outAny.([]float32)
 		p.run(func(offs []int, n int) {
@@ -427,8 +425,8 @@ func nativeUnary(op unaryOp, s shapes.Shape) nativeFn {
 	}
 }
 
-// nativeBroadcastInDim: out[idx] = x[idx restricted to axes].
-func nativeBroadcastInDim(x, out shapes.Shape, axes []int) nativeFn {
+// bcastInDimStrides are the strides of x seen from the output of BroadcastInDim(x, out, axes).
+func bcastInDimStrides(x, out shapes.Shape, axes []int) []int {
 	xs := contiguousStrides(x.Dimensions)
 	st := make([]int, out.Rank())
 	for i, a := range axes {
@@ -436,6 +434,12 @@ func nativeBroadcastInDim(x, out shapes.Shape, axes []int) nativeFn {
 			st[a] = xs[i]
 		}
 	}
+	return st
+}
+
+// nativeBroadcastInDim: out[idx] = x[idx restricted to axes].
+func nativeBroadcastInDim(x, out shapes.Shape, axes []int) nativeFn {
+	st := bcastInDimStrides(x, out, axes)
 	p := newRowPlan(out.Dimensions, [][]int{contiguousStrides(out.Dimensions), st})
 	return func(in []any, outAny any) error {
 		a, o := in[0].([]float32), outAny.([]float32)

@@ -46,6 +46,12 @@ func TestElementwiseAgainstSimpleGo(t *testing.T) {
 		tc{"Exp-Log-Sqrt-Abs-Neg", big, []int{}, func(a, _ *graph.Node) *graph.Node {
 			return graph.Add(graph.Neg(graph.Exp(a)), graph.Log(graph.Sqrt(graph.AddScalar(graph.Abs(a), 1))))
 		}},
+		tc{"Sub-explicit-broadcast", big, []int{2, 3, 1, 1}, func(a, b *graph.Node) *graph.Node {
+			return graph.Sub(a, graph.BroadcastToDims(b, big...))
+		}},
+		tc{"Mul-explicit-broadcast-prefix", []int{3, 50}, []int{50}, func(a, b *graph.Node) *graph.Node {
+			return graph.Mul(graph.BroadcastPrefix(b, 3), a)
+		}},
 		tc{"Transpose", []int{2, 3, 4, 5}, []int{}, func(a, _ *graph.Node) *graph.Node { return graph.TransposeAllDims(a, 0, 3, 1, 2) }},
 		tc{"Transpose-big", big, []int{}, func(a, _ *graph.Node) *graph.Node { return graph.TransposeAllDims(a, 3, 1, 0, 2) }},
 		tc{"BroadcastToDims", []int{1, 3, 1, 50}, []int{}, func(a, _ *graph.Node) *graph.Node { return graph.BroadcastToDims(a, 2, 3, 40, 50) }},
@@ -57,6 +63,12 @@ func TestElementwiseAgainstSimpleGo(t *testing.T) {
 			tc{fmt.Sprintf("ReduceMax%v", axes), []int{2, 3, 4, 5}, []int{}, func(a, _ *graph.Node) *graph.Node { return graph.ReduceMax(a, axes...) }},
 		)
 	}
+	folded := foldedBroadcasts.Load()
+	defer func() {
+		if foldedBroadcasts.Load() == folded {
+			t.Error("no BroadcastInDim was folded into its consumer")
+		}
+	}()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			av, bv := randFlat(r, prod(c.a)), randFlat(r, prod(c.b))

@@ -41,6 +41,10 @@ type call struct {
 	native   nativeFn // non-nil: executed by our kernels (single output).
 	paramIdx int      // >= 0 for Parameter calls.
 	flops    float64  // of the native execution, for statistics.
+	// rebuild recreates the native kernel of an elementwise call for given operand strides (as
+	// seen from the output); bcastAxes marks a native BroadcastInDim (see foldBroadcasts).
+	rebuild   func(st [][]int) nativeFn
+	bcastAxes []int
 	// Set during compilation.
 	free  bool // depends on no parameter and is not native: rebuilt in each sub-graph that uses it.
 	level int

@@ -2,6 +2,7 @@ package fastcpu
 
 import (
 	"slices"
+	"sync/atomic"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -35,21 +36,67 @@ func attachNative(c *call) {
 		return true
 	}
 	in := c.inputs
+	dims := out.Dimensions
 	switch {
 	case len(in) == 2 && allF32(in...) && out.DType == dtypes.Float32:
 		if op, ok := binOps[c.name]; ok {
-			c.native = nativeBinary(op, in[0].shape, in[1].shape, out)
+			c.rebuild = func(st [][]int) nativeFn { return nativeBinary(op, dims, st) }
 		}
 	case len(in) == 2 && allF32(in...) && out.DType == dtypes.Bool:
 		if op, ok := cmpOps[c.name]; ok {
-			c.native = nativeCompare(op, in[0].shape, in[1].shape, out)
+			c.rebuild = func(st [][]int) nativeFn { return nativeCompare(op, dims, st) }
 		}
 	case len(in) == 1 && allF32(in[0]) && out.DType == dtypes.Float32:
 		if op, ok := unaryOps[c.name]; ok {
 			c.native = nativeUnary(op, out)
 		}
 	case c.name == "Where" && len(in) == 3 && in[0].shape.DType == dtypes.Bool && allF32(in[1], in[2]):
-		c.native = nativeWhere(in[0].shape, in[1].shape, in[2].shape, out)
+		c.rebuild = func(st [][]int) nativeFn { return nativeWhere(dims, st) }
+	}
+	if c.rebuild != nil {
+		st := make([][]int, len(in))
+		for i, v := range in {
+			st[i] = broadcastStrides(v.shape, dims)
+		}
+		c.native = c.rebuild(st)
+	}
+}
+
+// foldedBroadcasts counts operands rewired by foldBroadcasts (for tests).
+var foldedBroadcasts atomic.Int64
+
+// foldBroadcasts rewires native elementwise calls that read the output of a native BroadcastInDim
+// to read its (smaller) source with broadcast strides instead, so the broadcast tensor is never
+// materialised when nothing else needs it.
+func (b *Builder) foldBroadcasts() {
+	for _, c := range b.calls {
+		if c.rebuild == nil {
+			continue
+		}
+		dims := c.outputs[0].shape.Dimensions
+		changed := false
+		st := make([][]int, len(c.inputs))
+		for i, v := range c.inputs {
+			st[i] = broadcastStrides(v.shape, dims)
+			bc := v.call
+			if bc.bcastAxes == nil || bc.native == nil || v.shape.Rank() != len(dims) {
+				continue
+			}
+			src := bc.inputs[0]
+			inner := bcastInDimStrides(src.shape, v.shape, bc.bcastAxes)
+			for a := range dims {
+				if st[i][a] == 0 && dims[a] != 1 {
+					inner[a] = 0
+				}
+			}
+			st[i] = inner
+			c.inputs[i] = src
+			changed = true
+			foldedBroadcasts.Add(1)
+		}
+		if changed {
+			c.native = c.rebuild(st)
+		}
 	}
 }
 
@@ -66,6 +113,7 @@ func (b *Builder) BroadcastInDim(x backends.Op, outputShape shapes.Shape, broadc
 	v := outs[0].(*value)
 	if nativeElementwise && v.shape.DType == dtypes.Float32 && v.shape.Size() > 0 {
 		v.call.native = nativeBroadcastInDim(v.call.inputs[0].shape, v.shape, axes)
+		v.call.bcastAxes = axes
 	}
 	return v, nil
 }

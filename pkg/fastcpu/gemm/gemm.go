@@ -249,6 +249,7 @@ type problem struct {
 	lda, ldb, ldc             int
 	strideA, strideB, strideC int
 	packFn                    PackFunc // produces op(B) when set (b unused)
+	directB                   bool     // kernels read B in place (not transposed, small m)
 	mBlock, nBlock            int      // rows / columns of C per task
 	mTasks, nTasks, tasks     int
 	next                      atomic.Int64
@@ -256,6 +257,9 @@ type problem struct {
 }
 
 var problemPool = sync.Pool{New: func() any { return new(problem) }}
+
+// directBMaxM is the largest m for which B is read in place (see run).
+var directBMaxM = 64
 
 // Task sizes, see run.
 const (
@@ -271,6 +275,11 @@ func run(workers int, transA, transB bool, m, n, k, batch int, alpha float32,
 	kern := active
 	*p = problem{kern: kern, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
 		a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc, strideA: strideA, strideB: strideB, strideC: strideC, packFn: packFn}
+
+	// With few rows each B panel is used by few kernel calls: reading it in
+	// place (the hardware prefetcher follows the constant row stride) beats
+	// copying it through memory first.
+	p.directB = !transB && packFn == nil && m <= directBMaxM
 
 	// Tasks: batch entries, then column blocks, then row blocks. Small
 	// problems get one task per worker (each task packs its own operands, so
@@ -394,9 +403,18 @@ func (p *problem) block(buf *buffers, a, b, c []float32, i0, i1, j0, j1 int) {
 		nc := min(kern.nc, j1-jc)
 		for pc := 0; pc < p.k; pc += kern.kc {
 			kc := min(kern.kc, p.k-pc)
-			if p.packFn != nil {
+			var direct []float32
+			switch {
+			case p.packFn != nil:
 				p.packFunc(buf.b, pc, kc, jc, nc)
-			} else {
+			case p.directB:
+				// Kernels read full panels in place; only the ragged
+				// last panel is packed (at the start of buf.b).
+				direct = b[pc*p.ldb+jc:]
+				if full := nc / kern.nr * kern.nr; full < nc {
+					packCopy(buf.b, b, p.ldb, pc, kc, jc+full, nc-full, kern.nr)
+				}
+			default:
 				packB(buf.b, b, p.ldb, p.transB, pc, kc, jc, nc, kern.nr)
 			}
 			beta := p.beta
@@ -406,7 +424,7 @@ func (p *problem) block(buf *buffers, a, b, c []float32, i0, i1, j0, j1 int) {
 			for ic := i0; ic < i1; ic += kern.mc {
 				mc := min(kern.mc, i1-ic)
 				packA(buf.a, a, p.lda, p.transA, ic, mc, pc, kc, kern.mr)
-				p.macro(buf, kc, mc, nc, c[ic*p.ldc+jc:], beta)
+				p.macro(buf, kc, mc, nc, c[ic*p.ldc+jc:], beta, direct)
 			}
 		}
 	}
@@ -428,23 +446,32 @@ func (p *problem) packFunc(dst []float32, pc, kc, jc, nc int) {
 	}
 }
 
-// macro runs the micro-kernel over an mc x nc block of C from packed panels.
-func (p *problem) macro(buf *buffers, kc, mc, nc int, c []float32, beta float32) {
+// macro runs the micro-kernel over an mc x nc block of C from packed
+// panels, or, when direct is set, from op(B) rows in place (direct[p*ldb+j])
+// for all full panels.
+func (p *problem) macro(buf *buffers, kc, mc, nc int, c []float32, beta float32, direct []float32) {
 	kern := p.kern
 	mr, nr, ldc := kern.mr, kern.nr, p.ldc
 	for jr := 0; jr < nc; jr += nr {
 		nn := min(nr, nc-jr)
-		pb := &buf.b[jr*kc]
+		pb, ldb := &buf.b[jr*kc], nr
+		if direct != nil {
+			if nn == nr {
+				pb, ldb = &direct[jr], p.ldb
+			} else {
+				pb = &buf.b[0]
+			}
+		}
 		for ir := 0; ir < mc; ir += mr {
 			mm := min(mr, mc-ir)
 			pa := &buf.a[ir*kc]
 			if mm == mr && nn == nr {
-				kern.fn(kc, pa, pb, nr, &c[ir*ldc+jr], ldc, p.alpha, beta)
+				kern.fn(kc, pa, pb, ldb, &c[ir*ldc+jr], ldc, p.alpha, beta)
 				continue
 			}
 			// Edge tile: compute the full tile aside, merge the valid part.
 			tile := buf.tile
-			kern.fn(kc, pa, pb, nr, &tile[0], nr, p.alpha, 0)
+			kern.fn(kc, pa, pb, ldb, &tile[0], nr, p.alpha, 0)
 			for i := 0; i < mm; i++ {
 				row := c[(ir+i)*ldc+jr : (ir+i)*ldc+jr+nn]
 				t := tile[i*nr : i*nr+nn]

@@ -41,17 +41,22 @@ func randSlice(r *rand.Rand, n int) []float32 {
 	return s
 }
 
-// withKernel runs f once per available micro-kernel.
+// withKernel runs f once per available micro-kernel, with B packed and
+// with B read in place (for any m).
 func withKernel(t *testing.T, f func(t *testing.T)) {
 	for _, name := range Kernels() {
-		t.Run(name, func(t *testing.T) {
-			prev, err := SetKernel(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer SetKernel(prev)
-			f(t)
-		})
+		for _, direct := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/directB=%v", name, direct), func(t *testing.T) {
+				prev, err := SetKernel(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				prevMax := directBMaxM
+				directBMaxM = map[bool]int{false: -1, true: math.MaxInt}[direct]
+				defer func() { SetKernel(prev); directBMaxM = prevMax }()
+				f(t)
+			})
+		}
 	}
 }
 
@@ -228,15 +233,19 @@ func FuzzSgemm(f *testing.F) {
 		r := rand.New(rand.NewPCG(seed, 9))
 		alpha := []float32{1, -2, 0, 0.5}[flags>>2&3]
 		beta := []float32{0, 1, -1, 0.25}[flags>>4&3]
+		prevMax := directBMaxM
+		defer func() { directBMaxM = prevMax }()
 		for _, name := range Kernels() {
 			prev, _ := SetKernel(name)
-			check(t, r, int(workers%4), flags&1 != 0, flags&2 != 0, int(m), int(n)*3, int(k), 1+int(flags>>6), alpha, beta, int(seed%3))
+			for _, dm := range []int{-1, math.MaxInt} {
+				directBMaxM = dm
+				check(t, r, int(workers%4), flags&1 != 0, flags&2 != 0, int(m), int(n)*3, int(k), 1+int(flags>>6), alpha, beta, int(seed%3))
+			}
 			SetKernel(prev)
 		}
 	})
 }
 
-var _ = fmt.Sprint
 
 // TestConcurrentCalls runs parallel multiplications from several goroutines
 // at once (the pool hands work only to idle goroutines).
