@@ -104,7 +104,11 @@ func TestSgemmShapes(t *testing.T) {
 		scalars := [][2]float32{{1, 0}, {1, 1}, {-0.5, 2}, {0, 0.5}, {2, float32(math.Copysign(0, -1))}}
 		for _, tA := range []bool{false, true} {
 			for _, tB := range []bool{false, true} {
-				for i := 0; i < 60; i++ {
+				iters := 60
+				if testing.Short() {
+					iters = 20
+				}
+				for i := 0; i < iters; i++ {
 					m, n, k := sizes[r.IntN(len(sizes))], sizes[r.IntN(len(sizes))], sizes[r.IntN(len(sizes))]
 					s := scalars[r.IntN(len(scalars))]
 					check(t, r, 1+r.IntN(3), tA, tB, m, n, k, 1, s[0], s[1], r.IntN(3))

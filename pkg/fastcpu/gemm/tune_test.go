@@ -11,7 +11,7 @@ import (
 )
 
 // TestTune compares blocking parameters on one shape, interleaving the
-// variants to share the noise of a loaded machine. GEMM_TUNE="m,n,k,tA,tB,workers;kc,mc,nc;kc,mc,nc..."
+// variants to share the noise of a loaded machine. GEMM_TUNE="m,n,k,tA,tB,workers;kc,mc,nc[,directBMaxM];..."
 func TestTune(t *testing.T) {
 	spec := os.Getenv("GEMM_TUNE")
 	if spec == "" {
@@ -32,11 +32,16 @@ func TestTune(t *testing.T) {
 			b := atoi(strings.Split(p, ","))
 			*active = base
 			active.kc, active.mc, active.nc = b[0], b[1], b[2]
+			prevMax := directBMaxM
+			if len(b) > 3 {
+				directBMaxM = b[3]
+			}
 			w, c := rate(s.flops(), 100*time.Millisecond, func() { o.ours(s, workers) })
 			if workers > 1 {
 				c = w
 			}
 			best[i] = max(best[i], c)
+			directBMaxM = prevMax
 		}
 	}
 	fmt.Printf("%v workers=%d load %s\n", s, workers, loadavg())
