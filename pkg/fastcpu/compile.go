@@ -61,7 +61,11 @@ func (b *Builder) Compile(outputOps []backends.Op, shardings []*backends.Shardin
 		outputs[i] = v
 	}
 
-	if nativeElementwise {
+	if b.backend.reference {
+		for _, c := range b.calls {
+			c.native = nil
+		}
+	} else if nativeElementwise {
 		b.foldBroadcasts()
 	}
 	// Reachable calls (calls are created after their inputs: index order is topological).

@@ -49,6 +49,8 @@
 package fastcpu
 
 import (
+	"strings"
+
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/pkg/errors"
@@ -65,18 +67,34 @@ func init() {
 type Backend struct {
 	backends.Backend // the SimpleGo backend: buffers and fallback execution.
 	sg               backends.Backend
+	reference        bool // no native kernels
 }
 
 var _ backends.Backend = (*Backend)(nil)
 
 // New creates a fastcpu backend. The config string is passed to the SimpleGo backend used for
 // the ops we don't run natively (e.g. "parallelism=2"); empty is fine.
+//
+// The option "reference" (e.g. "fastcpu:reference") disables every native kernel: all ops then run
+// on SimpleGo, with the Pad/Reverse compositions and argument normalisation of this package. Tests
+// use it as the reference for the native kernels.
 func New(config string) (backends.Backend, error) {
-	sg, err := simplego.New(config)
-	if err != nil {
-		return nil, errors.WithMessage(err, "fastcpu: creating SimpleGo fallback backend")
+	var sgOpts []string
+	reference := false
+	for _, opt := range strings.Split(config, ",") {
+		switch strings.TrimSpace(opt) {
+		case "reference":
+			reference = true
+		case "":
+		default:
+			sgOpts = append(sgOpts, opt)
+		}
 	}
-	return &Backend{Backend: sg, sg: sg}, nil
+	sg, err := simplego.New(strings.Join(sgOpts, ","))
+	if err != nil {
+		return nil, errors.WithMessage(err, "fastcpu: creating SimpleGo fallback backend (config options other than \"reference\" go to SimpleGo)")
+	}
+	return &Backend{Backend: sg, sg: sg, reference: reference}, nil
 }
 
 // Name implements backends.Backend.
