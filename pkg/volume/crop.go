@@ -270,3 +270,26 @@ func (v *Volume) Uncrop(b Box, shape [3]int, fill []float32) (*Volume, error) {
 	}
 	return out, nil
 }
+
+// ForegroundBox is the bounding box of the voxels where channel 0 is above 0
+// (the labelled foreground), grown by margin voxels per side and clipped to
+// the grid; the full grid when there is no foreground.
+func (v *Volume) ForegroundBox(margin int) Box {
+	d := v.Channel(0)
+	mask := make([]bool, len(d))
+	any := false
+	for i, x := range d {
+		if x > 0 {
+			mask[i], any = true, true
+		}
+	}
+	if !any {
+		return Full(v.Shape)
+	}
+	b := BoundingBox(mask, v.Shape)
+	for a := 0; a < 3; a++ {
+		b.Start[a] = max(0, b.Start[a]-margin)
+		b.End[a] = min(v.Shape[a], b.End[a]+margin)
+	}
+	return b
+}

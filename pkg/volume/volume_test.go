@@ -649,3 +649,18 @@ func TestPrepareRejectsBadInput(t *testing.T) {
 		t.Error("fractional label accepted")
 	}
 }
+
+func TestForegroundBox(t *testing.T) {
+	v := New([3]int{10, 8, 6}, 1, [3]float64{1, 1, 1})
+	if b := v.ForegroundBox(2); b != Full(v.Shape) {
+		t.Errorf("empty: %+v", b)
+	}
+	v.Data[v.Index(3, 4, 1)] = 2
+	v.Data[v.Index(5, 6, 2)] = 1
+	if b := v.ForegroundBox(0); b != (Box{Start: [3]int{3, 4, 1}, End: [3]int{6, 7, 3}}) {
+		t.Errorf("margin 0: %+v", b)
+	}
+	if b := v.ForegroundBox(2); b != (Box{Start: [3]int{1, 2, 0}, End: [3]int{8, 8, 5}}) {
+		t.Errorf("margin 2: %+v", b)
+	}
+}
