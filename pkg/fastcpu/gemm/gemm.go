@@ -125,7 +125,10 @@ func SgemmErr(transA, transB bool, m, n, k int, alpha float32, a []float32, lda 
 // For a channels-first convolution lowered to GEMM per image, with
 // col[i] = im2col(x[i]) of shape [k = Cin*kd*kh*kw, n = D*H*W] and weights w
 // [Cout, k]: SgemmStrided(0, false, false, Cout, n, k, B, 1, w, k, 0, col, n,
-// k*n, 0, y, n, Cout*n) writes y as [B, Cout, D, H, W].
+// k*n, 0, y, n, Cout*n) writes y as [B, Cout, D, H, W]. Keep col as
+// [k, n] (transB false) rather than [n, k]: with few output channels B is
+// then read in place instead of transposed into packing buffers, about twice
+// as fast on this memory-bound shape. SgemmFunc avoids col altogether.
 func SgemmStrided(workers int, transA, transB bool, m, n, k, batch int, alpha float32,
 	a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int) error {
 	if m < 0 || n < 0 || k < 0 || batch < 0 {
