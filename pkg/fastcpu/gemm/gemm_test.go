@@ -250,7 +250,6 @@ func FuzzSgemm(f *testing.F) {
 	})
 }
 
-
 // TestConcurrentCalls runs parallel multiplications from several goroutines
 // at once (the pool hands work only to idle goroutines).
 func TestConcurrentCalls(t *testing.T) {
