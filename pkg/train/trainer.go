@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
@@ -72,6 +73,9 @@ type Run struct {
 	start    time.Time
 	valExec  *context.Exec
 	lastDice float64
+	// shown by the progress bar, which draws from another goroutine
+	shownStep atomic.Int64
+	shownDice atomic.Uint64 // float64 bits
 }
 
 // New prepares a run in dir: it writes (or checks) model.json, and restores the latest checkpoint
@@ -251,8 +255,12 @@ func (r *Run) TrainUntil(target int) error {
 	loop := gtrain.NewLoop(trainer)
 	if !opts.Quiet {
 		commandline.AttachProgressBar(loop,
-			func() (string, string) { return "Learning rate", fmt.Sprintf("%.3g", r.currentLR()) },
-			func() (string, string) { return "Validation mean Dice", fmt.Sprintf("%.4f", r.lastDice) })
+			func() (string, string) {
+				return "Learning rate", fmt.Sprintf("%.3g", r.stepLR(int(r.shownStep.Load())))
+			},
+			func() (string, string) {
+				return "Validation mean Dice", fmt.Sprintf("%.4f", math.Float64frombits(r.shownDice.Load()))
+			})
 	}
 	var guardErr error
 	loop.OnStep("msdkit", 10, func(loop *gtrain.Loop, metrics []*tensors.Tensor) error {
@@ -263,6 +271,7 @@ func (r *Run) TrainUntil(target int) error {
 				step, loss, opts.MaxLoss, opts.LearningRate)
 			return guardErr
 		}
+		r.shownStep.Store(int64(step))
 		rec := Record{Step: step, Loss: loss, LR: r.stepLR(step - 1), Seconds: time.Since(r.start).Seconds()}
 		if (opts.ValEvery > 0 && step%opts.ValEvery == 0) || step == target {
 			if err := r.validate(&rec); err != nil {
@@ -324,10 +333,6 @@ func (r *Run) stepLR(t int) float64 {
 		return o.LearningRate * 0.5 * (1 + math.Cos(math.Pi*float64(t)/float64(o.Steps)))
 	}
 	return o.LearningRate
-}
-
-func (r *Run) currentLR() float64 {
-	return r.stepLR(int(optimizers.GetGlobalStep(r.Ctx)))
 }
 
 // Predict returns the argmax labels [B, spatial...] (int32, flat) of the current model on images.
@@ -405,6 +410,7 @@ func (r *Run) validate(rec *Record) error {
 		rec.MeanDice = s / float64(n)
 	}
 	r.lastDice = rec.MeanDice
+	r.shownDice.Store(math.Float64bits(rec.MeanDice))
 	if r.Opts.Quiet {
 		return nil
 	}
