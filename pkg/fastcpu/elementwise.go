@@ -3,6 +3,7 @@ package fastcpu
 import (
 	"math"
 	"runtime"
+	"unsafe"
 
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
@@ -351,34 +352,54 @@ func nativeWhere(out []int, st [][]int) nativeFn {
 	return func(in []any, outAny any) error {
 		c, a, b, o := in[0].([]bool), in[1].([]float32), in[2].([]float32), outAny.([]float32)
 		p.run(func(offs []int, n int) {
-			dst := o[offs[0] : offs[0]+n]
-			cc, aa, bb := c[offs[1]:], a[offs[2]:], b[offs[3]:]
-			sc, sa, sb := p.steps[1], p.steps[2], p.steps[3]
-			if sc == 1 && sa == 1 && sb == 1 {
-				cc, aa, bb = cc[:n], aa[:n], bb[:n]
-				for i := range dst {
-					if cc[i] {
-						dst[i] = aa[i]
-					} else {
-						dst[i] = bb[i]
-					}
-				}
-				return
-			}
-			ic, ia, ib := 0, 0, 0
-			for i := range dst {
-				if cc[ic] {
-					dst[i] = aa[ia]
-				} else {
-					dst[i] = bb[ib]
-				}
-				ic += sc
-				ia += sa
-				ib += sb
-			}
+			whereRow(o[offs[0]:offs[0]+n], c[offs[1]:], a[offs[2]:], b[offs[3]:], p.steps[1], p.steps[2], p.steps[3])
 		})
 		return nil
 	}
+}
+
+// whereRow selects without branches (the condition of a ReLU-like Where is unpredictable):
+// dst[i] = c ? a : b via a bit mask, operands advancing by sc, sa, sb (0 or 1).
+func whereRow(dst []float32, c []bool, a, b []float32, sc, sa, sb int) {
+	n := len(dst)
+	if sc == 1 && sa == 1 && sb == 1 {
+		c, a, b = c[:n], a[:n], b[:n]
+		for i := range dst {
+			m := -uint32(boolToU8(c[i]))
+			dst[i] = math.Float32frombits(math.Float32bits(a[i])&m | math.Float32bits(b[i])&^m)
+		}
+		return
+	}
+	if sc == 1 && sa == 1 && sb == 0 {
+		c, a = c[:n], a[:n]
+		bb := math.Float32bits(b[0])
+		for i := range dst {
+			m := -uint32(boolToU8(c[i]))
+			dst[i] = math.Float32frombits(math.Float32bits(a[i])&m | bb&^m)
+		}
+		return
+	}
+	if sc == 1 && sa == 0 && sb == 1 {
+		c, b = c[:n], b[:n]
+		ab := math.Float32bits(a[0])
+		for i := range dst {
+			m := -uint32(boolToU8(c[i]))
+			dst[i] = math.Float32frombits(ab&m | math.Float32bits(b[i])&^m)
+		}
+		return
+	}
+	ic, ia, ib := 0, 0, 0
+	for i := range dst {
+		m := -uint32(boolToU8(c[ic]))
+		dst[i] = math.Float32frombits(math.Float32bits(a[ia])&m | math.Float32bits(b[ib])&^m)
+		ic += sc
+		ia += sa
+		ib += sb
+	}
+}
+
+func boolToU8(b bool) uint8 {
+	return *(*uint8)(unsafe.Pointer(&b))
 }
 
 // unaryOp identifies a native float32 unary op.

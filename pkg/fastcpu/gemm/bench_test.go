@@ -304,3 +304,35 @@ func convTable(threads int, peak1 float64) {
 		fmt.Printf("| %d | %d | %dx%dx%d | %.1f | %.0f%% | %.1f | %.2fx | %.1f | %.1f |\n", i, C, D, H, W, i1, 100*i1/peak1, e1, i1/e1, iN, eN)
 	}
 }
+
+// TestScalingProbe estimates multi-core scaling on a loaded machine: it
+// alternates many short runs with 1 and GOMAXPROCS workers and keeps the
+// best wall-clock rate of each, i.e. the runs that found the cores free.
+// Enable with GEMM_SCALING=1.
+func TestScalingProbe(t *testing.T) {
+	if os.Getenv("GEMM_SCALING") == "" {
+		t.Skip("set GEMM_SCALING=1 to run the scaling probe")
+	}
+	threads := runtime.GOMAXPROCS(0)
+	fmt.Printf("scaling probe, load before %s: best wall GFLOP/s of 200 alternating runs\n", loadavg())
+	fmt.Printf("| shape | m | n | k | 1 worker | %d workers | speedup |\n|---|---|---|---|---|---|---|\n", threads)
+	for _, s := range []shape{
+		{name: "square1024", m: 1024, n: 1024, k: 1024},
+		{name: "conv 32x27*32", m: 32, n: 22400, k: 864},
+		{name: "conv 64x27*64", m: 64, n: 2800, k: 1728},
+		{name: "conv 16x27*16 (n/8)", m: 16, n: 22400, k: 432},
+	} {
+		o := makeOperands(s)
+		o.ours(s, threads)
+		var best [2]float64
+		for rep := 0; rep < 200; rep++ {
+			for i, w := range []int{1, threads} {
+				t0 := time.Now()
+				o.ours(s, w)
+				best[i] = max(best[i], s.flops()/time.Since(t0).Seconds()/1e9)
+			}
+		}
+		fmt.Printf("| %s | %d | %d | %d | %.1f | %.1f | %.2fx |\n", s.name, s.m, s.n, s.k, best[0], best[1], best[1]/best[0])
+	}
+	fmt.Printf("load after: %s\n", loadavg())
+}
