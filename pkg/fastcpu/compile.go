@@ -39,6 +39,7 @@ type Executable struct {
 	uses         []int // static number of reads of each slot (steps + final outputs).
 	slotShapes   []shapes.Shape
 	numSlots     int
+	finalized    bool
 }
 
 // Compile implements backends.Builder: it partitions the recorded graph into native calls and
@@ -274,6 +275,7 @@ func (e *Executable) Finalize() {
 		}
 	}
 	e.steps = nil
+	e.finalized = true
 }
 
 // Inputs implements backends.Executable.
@@ -286,6 +288,9 @@ func (e *Executable) Outputs() []shapes.Shape { return slices.Clone(e.outputShap
 
 // Execute implements backends.Executable.
 func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends.DeviceNum) ([]backends.Buffer, error) {
+	if e.finalized {
+		return nil, errors.Errorf("fastcpu: %s: executable already finalized", e.name)
+	}
 	if len(inputs) != len(e.paramSlots) {
 		return nil, errors.Errorf("fastcpu: %s: expected %d inputs, got %d", e.name, len(e.paramSlots), len(inputs))
 	}

@@ -73,4 +73,7 @@ func TestClearErrors(t *testing.T) {
 	check("Execute with wrong shapes", err, "shape")
 	_, err = b.Add(x, x)
 	check("building after Compile", err, "already compiled")
+	exec.Finalize()
+	_, err = exec.Execute(inputs, nil, 0)
+	check("Execute after Finalize", err, "finalized")
 }
