@@ -3,9 +3,9 @@ package transfer
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
+	"github.com/msdkit/msdkit/pkg/baseline"
 	"github.com/msdkit/msdkit/pkg/msd"
 )
 
@@ -16,15 +16,11 @@ const (
 	Frozen   = "frozen"
 )
 
-// EnvRuns names the folder where experiments write their runs (default <repo>/out/runs).
-const EnvRuns = "MSD_RUNS"
-
 // SourceTask is the pretraining set.
 const SourceTask = "Task04_Hippocampus"
 
-// TargetTasks are the target sets in order of preference: MSD Task02_Heart, else the LA2018
-// left-atrium set in MSD layout (same structure, LGE-MRI); phantoms of Task02_Heart in fast mode.
-var TargetTasks = []string{"Task02_Heart", "LA2018_LeftAtrium"}
+// TargetTask is the target set (LA2018_LeftAtrium stands in for it, see OpenTarget).
+const TargetTask = "Task02_Heart"
 
 // Topology is the network shape both sets' plans are rewritten to, so that weights transfer.
 type Topology struct {
@@ -66,30 +62,13 @@ type Config struct {
 	PretrainDir   string // existing run dir of a Task04 model with Topology (optional)
 	Source        Budget
 	SourceCases   int // cap on hippocampus training cases (0: all)
-	PhantomCases  int // cases generated per set when no data is found (fast mode)
 	SplitSeed     uint64
 	Progress      io.Writer // progress lines (nil: silent)
 	BackendConfig string    // informative: recorded in the results
 }
 
-// RunsRoot is $MSD_RUNS, else <module root>/out/runs, else ./out/runs.
-func RunsRoot() string {
-	if d := os.Getenv(EnvRuns); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return filepath.Join("out", "runs")
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return filepath.Join(d, "out", "runs")
-		}
-		if filepath.Dir(d) == d {
-			return filepath.Join(dir, "out", "runs")
-		}
-	}
-}
+// RunsRoot is where experiments write: baseline.RunsRoot ($MSD_RUNS, else <repo>/out/runs).
+func RunsRoot() string { return baseline.RunsRoot() }
 
 // Default is the real design: N in {1, 2, 4, 8, all}, 3 seeds, three arms, a small 4-level
 // U-Net sized for CPU training.
@@ -108,8 +87,7 @@ func Default() Config {
 		ValPatches:    2,
 		Source: Budget{Steps: 500, BatchSize: 4, Patch: [3]int{32, 48, 32}, LR: 3e-4, Optimizer: "adam",
 			ValEvery: 100},
-		PhantomCases: 16,
-		SplitSeed:    msd.DefaultSeed,
+		SplitSeed: msd.DefaultSeed,
 	}
 }
 
@@ -127,7 +105,6 @@ func Fast() Config {
 	c.ValPatches = 1
 	c.Source = Budget{Steps: 6, BatchSize: 2, Patch: [3]int{32, 32, 32}, LR: 1e-3, Optimizer: "adam", ValEvery: 3}
 	c.SourceCases = 6
-	c.PhantomCases = 6
 	return c
 }
 
@@ -182,9 +159,6 @@ func (c *Config) validate() error {
 	}
 	if c.ValPatches == 0 {
 		c.ValPatches = 2
-	}
-	if c.PhantomCases == 0 {
-		c.PhantomCases = 16
 	}
 	return nil
 }

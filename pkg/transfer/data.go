@@ -9,29 +9,31 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/msdkit/msdkit/pkg/baseline"
 	"github.com/msdkit/msdkit/pkg/fingerprint"
 	"github.com/msdkit/msdkit/pkg/msd"
-	"github.com/msdkit/msdkit/pkg/phantom"
 	"github.com/msdkit/msdkit/pkg/plans"
 	"github.com/msdkit/msdkit/pkg/preprocess"
 )
 
-// OpenTarget returns the target set: Task02_Heart under root when present, else
-// LA2018_LeftAtrium, else (fast mode only) generated Task02_Heart phantoms; synthetic reports
-// the last case.
-func OpenTarget(root string, phantoms int) (ds *msd.Dataset, synthetic bool, err error) {
-	for _, name := range TargetTasks {
-		if _, err := os.Stat(filepath.Join(root, name, "dataset.json")); err == nil {
-			ds, err := msd.Open(root, name)
-			return ds, false, err
-		}
+// OpenTarget returns the target set by package baseline's rule: Task02_Heart under root when
+// present, else LA2018_LeftAtrium in the same root, else (fast mode only) generated Task02_Heart
+// phantoms under the runs folder; synthetic reports the last case.
+func OpenTarget(root string) (ds *msd.Dataset, synthetic bool, err error) {
+	s, err := baseline.OpenIn(root, TargetTask)
+	if err != nil {
+		return nil, false, err
 	}
-	return phantom.Open(root, TargetTasks[0], phantoms)
+	return s.Dataset, s.Synthetic, nil
 }
 
-// OpenSource returns Task04_Hippocampus under root (or phantoms of it in fast mode).
-func OpenSource(root string, phantoms int) (*msd.Dataset, bool, error) {
-	return phantom.Open(root, SourceTask, phantoms)
+// OpenSource returns Task04_Hippocampus under root (or its phantoms in fast mode), by the same rule.
+func OpenSource(root string) (*msd.Dataset, bool, error) {
+	s, err := baseline.OpenIn(root, SourceTask)
+	if err != nil {
+		return nil, false, err
+	}
+	return s.Dataset, s.Synthetic, nil
 }
 
 // SplitIDs shuffles the sorted ids with a PCG generator seeded by seed and returns the first

@@ -52,10 +52,10 @@ func Prepare(be backends.Backend, cfg Config) (*Experiment, error) {
 	}
 	e := &Experiment{Config: cfg, Backend: be}
 	var err error
-	if e.Target, e.TargetSynthetic, err = OpenTarget(cfg.DataRoot, cfg.PhantomCases); err != nil {
+	if e.Target, e.TargetSynthetic, err = OpenTarget(cfg.DataRoot); err != nil {
 		return nil, err
 	}
-	if e.Source, e.SourceSynthetic, err = OpenSource(cfg.DataRoot, cfg.PhantomCases); err != nil {
+	if e.Source, e.SourceSynthetic, err = OpenSource(cfg.DataRoot); err != nil {
 		return nil, err
 	}
 	if e.TestIDs, e.PoolIDs, err = SplitIDs(e.Target.IDs(), cfg.TestCases, cfg.MaxPool, cfg.SplitSeed); err != nil {
@@ -367,7 +367,7 @@ func (e *Experiment) RunOne(arm string, n int, seed uint64, pretrained string) (
 	if err != nil {
 		return Row{}, err
 	}
-	if err := run.Train(); err != nil {
+	if err := e.trainLogged(run); err != nil {
 		return Row{}, err
 	}
 	trainSec := time.Since(t0).Seconds()

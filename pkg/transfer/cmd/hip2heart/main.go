@@ -40,6 +40,10 @@ func main() {
 	srcPatch := flag.String("source-patch", "", "source patch x,y,z")
 	batch := flag.Int("batch", 0, "target batch size")
 	valEvery := flag.Int("val-every", 0, "target steps between validations")
+	lr := flag.Float64("lr", 0, "target learning rate (Adam)")
+	srcLR := flag.Float64("source-lr", 0, "pretraining learning rate (Adam)")
+	srcBatch := flag.Int("source-batch", 0, "pretraining batch size")
+	srcVal := flag.Int("source-val-every", 0, "pretraining steps between validations")
 	test := flag.Int("test", 0, "held-out target cases")
 	spacing := flag.Float64("spacing", 0, "target spacing in mm (isotropic)")
 	base := flag.Int("base-filters", 0, "base filters of the shared topology")
@@ -94,6 +98,18 @@ func main() {
 	}
 	if *valEvery > 0 {
 		cfg.Target.ValEvery = *valEvery
+	}
+	if *lr > 0 {
+		cfg.Target.LR = *lr
+	}
+	if *srcLR > 0 {
+		cfg.Source.LR = *srcLR
+	}
+	if *srcBatch > 0 {
+		cfg.Source.BatchSize = *srcBatch
+	}
+	if *srcVal > 0 {
+		cfg.Source.ValEvery = *srcVal
 	}
 	if *test > 0 {
 		cfg.TestCases = *test
