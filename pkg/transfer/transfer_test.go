@@ -163,7 +163,9 @@ func TestCompatible(t *testing.T) {
 	}
 }
 
-func results(rows ...Row) *Results { return &Results{Meta: Meta{Source: SourceTask, Target: "LA2018"}, Rows: rows} }
+func results(rows ...Row) *Results {
+	return &Results{Meta: Meta{Source: SourceTask, Target: "LA2018"}, Rows: rows}
+}
 
 func row(arm string, n int, seed uint64, dice float64) Row {
 	return Row{Arm: arm, N: max(n, 10), NRequested: n, Seed: seed, Dice: dice,
