@@ -189,7 +189,8 @@ func loadavg() string {
 
 // TestPrintTable prints GFLOP/s of this package (1 and GOMAXPROCS threads)
 // against the machine peak and gonum's blas32.Gemm, measured in the same
-// run. Enable with GEMM_TABLE=1 (GEMM_TABLE=quick for the first shapes only).
+// run. Enable with GEMM_TABLE=1 (GEMM_TABLE=quick: first shapes only,
+// GEMM_TABLE=conv: convolution table only).
 func TestPrintTable(t *testing.T) {
 	mode := os.Getenv("GEMM_TABLE")
 	if mode == "" {
@@ -232,8 +233,11 @@ func TestPrintTable(t *testing.T) {
 	}
 
 	list := shapes()
-	if mode == "quick" {
+	switch mode {
+	case "quick":
 		list = list[:2]
+	case "conv":
+		list = nil
 	}
 	fmt.Printf("\n1 thr: GOMAXPROCS=1, GFLOP per process CPU-second. %d thr: GFLOP per wall second (hit by the load);\n", threads)
 	fmt.Printf("cpu-eff: %d-thread GFLOP per CPU-second / 1-thread (1.00 = no parallel overhead). Best of 5 runs each.\n", threads)

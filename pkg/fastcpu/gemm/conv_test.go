@@ -74,7 +74,7 @@ func conv3Direct(in, w []float32, C, O, D, H, W int) []float32 {
 func TestSgemmFuncConv(t *testing.T) {
 	withKernel(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(11, 12))
-		for _, sz := range [][5]int{{3, 5, 4, 6, 7}, {2, 17, 1, 1, 50}, {4, 9, 3, 5, 3}} {
+		for _, sz := range [][5]int{{3, 5, 4, 6, 7}, {2, 17, 1, 1, 50}, {4, 9, 3, 5, 3}, {2, 9, 6, 10, 11}, {10, 3, 3, 4, 5}} {
 			C, O, D, H, W := sz[0], sz[1], sz[2], sz[3], sz[4]
 			in, w := randSlice(r, C*D*H*W), randSlice(r, O*C*27)
 			want := conv3Direct(in, w, C, O, D, H, W)

@@ -168,9 +168,9 @@ func SgemmStrided(workers int, transA, transB bool, m, n, k, batch int, alpha fl
 }
 
 // PackFunc produces op(B) on demand for SgemmFunc: it must write
-// dst[p*ld + j] = op(B)[p0+p, j0+j] for p < kc, j < nc (nc <= ld), and
-// nothing else. It is called for blocks of at most KC rows and one kernel
-// panel (NR columns, e.g. 48) at a time, concurrently from several
+// dst[p*ld + j] = op(B)[p0+p, j0+j] for p < kc, j < nc (nc <= ld). It is
+// called for blocks of at most KC (256) rows and 480 columns, which stay in
+// L2 where the kernels then read them, concurrently from several
 // goroutines, so it must only read shared state; it must not panic.
 type PackFunc func(dst []float32, ld, p0, kc, j0, nc int)
 
@@ -263,6 +263,10 @@ type problem struct {
 }
 
 var problemPool = sync.Pool{New: func() any { return new(problem) }}
+
+// funcNC is the column width of the blocks SgemmFunc asks for: a 256 x 480
+// block (480 KiB) stays in the 1 MiB L2 of Zen 4/5 cores.
+const funcNC = 480
 
 // directBMaxM is the largest m for which B (not transposed) is read in
 // place instead of packed: up to MC rows every B panel is then read once,
@@ -409,14 +413,29 @@ func (p *problem) block(buf *buffers, a, b, c []float32, i0, i1, j0, j1 int) {
 		scaleC(c, p.ldc, i0, i1, j0, j1, p.beta)
 		return
 	}
-	for jc := j0; jc < j1; jc += kern.nc {
-		nc := min(kern.nc, j1-jc)
+	ncStep := kern.nc
+	if p.packFn != nil {
+		ncStep = min(funcNC, kern.nc)
+	}
+	for jc := j0; jc < j1; jc += ncStep {
+		nc := min(ncStep, j1-jc)
 		for pc := 0; pc < p.k; pc += kern.kc {
 			kc := min(kern.kc, p.k-pc)
 			var direct []float32
+			ldd, padded := p.ldb, false
 			switch {
 			case p.packFn != nil:
-				p.packFunc(buf.b, pc, kc, jc, nc)
+				// The caller writes the kc x nc block row-major into
+				// buf.b (L2-sized), padded with zeros to whole panels; the
+				// kernels read it in place.
+				ldd, padded = roundUp(nc, kern.nr), true
+				direct = buf.b[:kc*ldd]
+				p.packFn(direct, ldd, pc, kc, jc, nc)
+				if nc < ldd {
+					for i := 0; i < kc; i++ {
+						clear(direct[i*ldd+nc : (i+1)*ldd])
+					}
+				}
 			case p.directB:
 				// Kernels read full panels in place; only the ragged
 				// last panel is packed (at the start of buf.b).
@@ -434,40 +453,24 @@ func (p *problem) block(buf *buffers, a, b, c []float32, i0, i1, j0, j1 int) {
 			for ic := i0; ic < i1; ic += kern.mc {
 				mc := min(kern.mc, i1-ic)
 				packA(buf.a, a, p.lda, p.transA, ic, mc, pc, kc, kern.mr)
-				p.macro(buf, kc, mc, nc, c[ic*p.ldc+jc:], beta, direct)
-			}
-		}
-	}
-}
-
-// packFunc fills the B panels of a block from the caller's PackFunc, one
-// panel per call, zero padding the last one.
-func (p *problem) packFunc(dst []float32, pc, kc, jc, nc int) {
-	nr := p.kern.nr
-	for q := 0; q < nc; q += nr {
-		cols := min(nr, nc-q)
-		panel := dst[q*kc : q*kc+nr*kc]
-		p.packFn(panel, nr, pc, kc, jc+q, cols)
-		if cols < nr {
-			for i := 0; i < kc; i++ {
-				clear(panel[i*nr+cols : i*nr+nr])
+				p.macro(buf, kc, mc, nc, c[ic*p.ldc+jc:], beta, direct, ldd, padded)
 			}
 		}
 	}
 }
 
 // macro runs the micro-kernel over an mc x nc block of C from packed
-// panels, or, when direct is set, from op(B) rows in place (direct[p*ldb+j])
-// for all full panels.
-func (p *problem) macro(buf *buffers, kc, mc, nc int, c []float32, beta float32, direct []float32) {
+// panels, or, when direct is set, from op(B) rows in place (direct[p*ldd+j])
+// for all full panels, and for the last one too when padded.
+func (p *problem) macro(buf *buffers, kc, mc, nc int, c []float32, beta float32, direct []float32, ldd int, padded bool) {
 	kern := p.kern
 	mr, nr, ldc := kern.mr, kern.nr, p.ldc
 	for jr := 0; jr < nc; jr += nr {
 		nn := min(nr, nc-jr)
 		pb, ldb := &buf.b[jr*kc], nr
 		if direct != nil {
-			if nn == nr {
-				pb, ldb = &direct[jr], p.ldb
+			if nn == nr || padded {
+				pb, ldb = &direct[jr], ldd
 			} else {
 				pb = &buf.b[0]
 			}
