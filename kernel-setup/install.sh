@@ -88,6 +88,7 @@ else
   tmp="$(mktemp "$KDIR/kernel.json.XXXX")"
   printf '%s' "$want" >"$tmp" && mv "$tmp" "$KDIR/kernel.json"
 fi
-JUPYTER_PATH="$REPO/.jupyter" jupyter kernelspec list 2>/dev/null | grep -q "gonb" \
+specs="$(JUPYTER_PATH="$REPO/.jupyter" jupyter kernelspec list 2>/dev/null || true)"
+[[ "$specs" == *gonb* ]] \
   || fail "jupyter does not list the gonb kernel (JUPYTER_PATH=$REPO/.jupyter jupyter kernelspec list)"
 say "ready: JUPYTER_PATH=$REPO/.jupyter jupyter kernelspec list shows gonb"
