@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -42,10 +43,7 @@ func (b *Builder) ConvGeneral(input, kernel backends.Op, axes backends.ConvolveA
 		inV.shape.Size() > 0 && kV.shape.Size() > 0 && v.shape.Size() > 0 {
 		plan := newConvPlan(inV.shape, kV.shape, v.shape, p)
 		v.call.native = f32Native(plan.run)
-		v.call.flops = 2 * float64(plan.N*plan.O*plan.C*plan.Kp) * float64(plan.Qp)
-		if plan.scatter {
-			v.call.flops = 2 * float64(plan.N*plan.O*plan.C*plan.Kp) * float64(plan.Xp)
-		}
+		v.call.flops = plan.flops()
 	}
 	return v, nil
 }
@@ -148,6 +146,14 @@ func newConvPlan(inS, kS, outS shapes.Shape, p convParams) *convPlan {
 	return cp
 }
 
+// flops counts 2 per multiply-add actually performed by the algorithm.
+func (cp *convPlan) flops() float64 {
+	if cp.scatter {
+		return 2 * float64(cp.N*cp.O*cp.C*cp.Kp) * float64(cp.Xp)
+	}
+	return 2 * float64(cp.N*cp.O*cp.C*cp.Kp) * float64(cp.Qp)
+}
+
 // spatialTrailing reports whether the spatial axes are rank-len(spatial).. in order (so the spatial
 // block of each (batch, channel) pair is contiguous).
 func spatialTrailing(spatial []int, rank int) bool {
@@ -163,19 +169,28 @@ func spatialTrailing(spatial []int, rank int) bool {
 // scatter, flat q-grid, flat k-grid.
 var convPathRuns [5]atomic.Int64
 
-func (cp *convPlan) run(ins [][]float32, out []float32) error {
+// convPathNames name the algorithms in ReadStats ("Conv/<name>").
+var convPathNames = [5]string{"Conv/gather-q", "Conv/gather-k", "Conv/scatter", "Conv/flat-q", "Conv/flat-k"}
+
+func (cp *convPlan) path() int {
 	switch {
 	case cp.flat && cp.qLines:
-		convPathRuns[3].Add(1)
+		return 3
 	case cp.flat:
-		convPathRuns[4].Add(1)
+		return 4
 	case cp.scatter:
-		convPathRuns[2].Add(1)
+		return 2
 	case cp.qLines:
-		convPathRuns[0].Add(1)
-	default:
-		convPathRuns[1].Add(1)
+		return 0
 	}
+	return 1
+}
+
+func (cp *convPlan) run(ins [][]float32, out []float32) error {
+	path := cp.path()
+	convPathRuns[path].Add(1)
+	t0 := time.Now()
+	defer func() { addStats(convPathNames[path], cp.flops(), time.Since(t0)) }()
 	in, ker := ins[0], ins[1]
 	R := cp.C * cp.Kp
 	// Packed kernel: A[o, c*Kp+k] (gather) or W[(o*Kp+k), c] (scatter).
@@ -198,6 +213,15 @@ func (cp *convPlan) run(ins [][]float32, out []float32) error {
 		target, tSN, tSO = *tmp, cp.O*cp.Qp, cp.Qp
 	}
 	workers := runtime.GOMAXPROCS(0)
+	if cp.flat && !cp.qLines {
+		if err := cp.runFlatK(in, *packed, target, tSN, tSO); err != nil {
+			return err
+		}
+		if !cp.outDirect {
+			cp.scatterOutput(target, out)
+		}
+		return nil
+	}
 	var err error
 	if cp.parallelBatch {
 		var mu sync.Mutex

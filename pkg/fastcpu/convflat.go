@@ -1,6 +1,9 @@
 package fastcpu
 
 import (
+	"errors"
+	"runtime"
+
 	"github.com/msdkit/msdkit/pkg/fastcpu/gemm"
 )
 
@@ -134,21 +137,41 @@ func (cp *convPlan) runFlat(inN, packed, outN []float32, tSO, workers int) error
 		cp.cropGrid(*grid, outN, tSO, cp.Q, workers)
 		return nil
 	}
-	// k-lines: out[o, q] = sum_{c,g} A[o, c*G+g] * xp[c*padSize + off(q) + g], the (c, g) range cut
-	// in chunks; each worker accumulates a private [O, Qp] partial sum.
+	return errors.New("fastcpu: runFlat called for a k-lines plan (bug)")
+}
+
+// runFlatK computes a kernel-gradient-like convolution (tiny output q, large kernel k, unit
+// kernel dilation) for all batch items n at once, as one GEMM over the grid:
+//
+//	out[o, (n,q)] = sum_{(c,g)} A[o, c*G+g] * xp[n, c, off(q)+g]
+//
+// with the rows (n,q) of the right operand cut from the padded inputs in cache-sized chunks of
+// the (c, g) range. Each worker accumulates a private [O, N*Qp] partial sum.
+func (cp *convPlan) runFlatK(in, packed, target []float32, tSN, tSO int) error {
+	nw := runtime.GOMAXPROCS(0)
+	itemPad := cp.C * cp.padSize
+	xp := getScratch(cp.N*itemPad + cp.slack)
+	defer putScratch(xp)
+	parallelFor(cp.N, 1, func(n0, n1 int) {
+		for n := n0; n < n1; n++ {
+			cp.padItem(in[n*cp.inSN:], (*xp)[n*itemPad:(n+1)*itemPad], nw)
+		}
+	})
+	clear((*xp)[cp.N*itemPad:])
+	Nq := cp.N * cp.Qp
 	RG := cp.C * cp.G
-	w := min(cp.G, max(256, (1<<20)/max(cp.Qp, 1))&^63)
+	w := min(cp.G, max(256, (1<<20)/max(Nq, 1))&^63)
 	perC := (cp.G + w - 1) / w
-	partials := make([]*[]float32, nw)
-	errs := make([]error, nw)
 	offs := make([]int, cp.Qp)
 	for q := range cp.Qp {
 		offs[q] = cp.gridOffset(q, cp.Q, cp.s)
 	}
+	partials := make([]*[]float32, nw)
+	errs := make([]error, nw)
 	parallelChunks(cp.C*perC, nw, func(worker int, next func() (int, bool)) {
-		col := getScratch(cp.Qp * w)
+		col := getScratch(Nq * w)
 		defer putScratch(col)
-		part := getScratch(cp.O * cp.Qp)
+		part := getScratch(cp.O * Nq)
 		clear(*part)
 		partials[worker] = part
 		for {
@@ -158,36 +181,43 @@ func (cp *convPlan) runFlat(inN, packed, outN []float32, tSO, workers int) error
 			}
 			c, g0 := ch/perC, (ch%perC)*w
 			cw := min(w, cp.G-g0)
-			for q := range cp.Qp {
-				s := c*cp.padSize + offs[q] + g0
-				copy((*col)[q*cw:(q+1)*cw], (*xp)[s:s+cw])
+			for n := range cp.N {
+				base := n*itemPad + c*cp.padSize + g0
+				for q := range cp.Qp {
+					row := n*cp.Qp + q
+					s := base + offs[q]
+					copy((*col)[row*cw:(row+1)*cw], (*xp)[s:s+cw])
+				}
 			}
-			if err := gemm.SgemmStrided(1, false, true, cp.O, cp.Qp, cw, 1, 1, packed[c*cp.G+g0:], RG, 0, *col, cw, 0, 1, *part, cp.Qp, 0); err != nil {
+			if err := gemm.SgemmStrided(1, false, true, cp.O, Nq, cw, 1, 1, packed[c*cp.G+g0:], RG, 0, *col, cw, 0, 1, *part, Nq, 0); err != nil {
 				errs[worker] = err
 				return
 			}
 		}
 	})
-	for o := range cp.O {
-		dst := outN[o*tSO : o*tSO+cp.Qp]
-		clear(dst)
-		for _, part := range partials {
-			if part == nil {
-				continue
-			}
-			for q, v := range (*part)[o*cp.Qp : (o+1)*cp.Qp] {
-				dst[q] += v
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	for n := range cp.N {
+		for o := range cp.O {
+			dst := target[n*tSN+o*tSO : n*tSN+o*tSO+cp.Qp]
+			clear(dst)
+			for _, part := range partials {
+				if part == nil {
+					continue
+				}
+				src := (*part)[o*Nq+n*cp.Qp : o*Nq+(n+1)*cp.Qp]
+				for q, v := range src {
+					dst[q] += v
+				}
 			}
 		}
 	}
 	for _, part := range partials {
 		if part != nil {
 			putScratch(part)
-		}
-	}
-	for _, err := range errs {
-		if err != nil {
-			return err
 		}
 	}
 	return nil

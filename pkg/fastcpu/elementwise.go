@@ -479,7 +479,9 @@ func nativeBroadcastInDim(x, out shapes.Shape, axes []int) nativeFn {
 	}
 }
 
-// nativeTranspose: out = Transpose(x, perm).
+// nativeTranspose: out = Transpose(x, perm). It walks the output (gathering) or the input
+// (scattering), whichever has the longer contiguous inner run: the pixel-shuffle transposes of the
+// U-Net have an output inner axis of size 2.
 func nativeTranspose(x shapes.Shape, perm []int) nativeFn {
 	xs := contiguousStrides(x.Dimensions)
 	outDims := make([]int, len(perm))
@@ -488,12 +490,33 @@ func nativeTranspose(x shapes.Shape, perm []int) nativeFn {
 		outDims[i] = x.Dimensions[a]
 		st[i] = xs[a]
 	}
-	p := newRowPlan(outDims, [][]int{contiguousStrides(outDims), st})
+	gather := newRowPlan(outDims, [][]int{contiguousStrides(outDims), st})
+	// Scatter: iterate over x; the output stride of x's axis a is the stride of output axis i with perm[i] == a.
+	os := contiguousStrides(outDims)
+	ost := make([]int, len(perm))
+	for i, a := range perm {
+		ost[a] = os[i]
+	}
+	scatter := newRowPlan(x.Dimensions, [][]int{xs, ost})
+	if scatter.L > gather.L {
+		return func(in []any, outAny any) error {
+			a, o := in[0].([]float32), outAny.([]float32)
+			scatter.run(func(offs []int, n int) {
+				src := a[offs[0] : offs[0]+n]
+				d, step := offs[1], scatter.steps[1]
+				for _, v := range src {
+					o[d] = v
+					d += step
+				}
+			})
+			return nil
+		}
+	}
 	return func(in []any, outAny any) error {
 		a, o := in[0].([]float32), outAny.([]float32)
-		p.run(func(offs []int, n int) {
+		gather.run(func(offs []int, n int) {
 			dst := o[offs[0] : offs[0]+n]
-			s, step := offs[1], p.steps[1]
+			s, step := offs[1], gather.steps[1]
 			if step == 1 {
 				copy(dst, a[s:s+n])
 				return

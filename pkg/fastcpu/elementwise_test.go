@@ -53,6 +53,7 @@ func TestElementwiseAgainstSimpleGo(t *testing.T) {
 			return graph.Mul(graph.BroadcastPrefix(b, 3), a)
 		}},
 		tc{"Transpose", []int{2, 3, 4, 5}, []int{}, func(a, _ *graph.Node) *graph.Node { return graph.TransposeAllDims(a, 0, 3, 1, 2) }},
+		tc{"Transpose-gather", big, []int{}, func(a, _ *graph.Node) *graph.Node { return graph.TransposeAllDims(a, 1, 0, 2, 3) }},
 		tc{"Transpose-big", big, []int{}, func(a, _ *graph.Node) *graph.Node { return graph.TransposeAllDims(a, 3, 1, 0, 2) }},
 		tc{"BroadcastToDims", []int{1, 3, 1, 50}, []int{}, func(a, _ *graph.Node) *graph.Node { return graph.BroadcastToDims(a, 2, 3, 40, 50) }},
 		tc{"BroadcastPrefix", []int{50}, []int{}, func(a, _ *graph.Node) *graph.Node { return graph.BroadcastPrefix(a, 2, 3) }},
