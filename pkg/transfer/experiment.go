@@ -62,6 +62,9 @@ func Prepare(be backends.Backend, cfg Config) (*Experiment, error) {
 		return nil, fmt.Errorf("%w (%s)", err, e.Target.Dir)
 	}
 	nVal := max(1, len(e.Source.Cases)/10)
+	if cfg.SourceCases > 0 {
+		nVal = max(1, min(nVal, cfg.SourceCases/4))
+	}
 	if e.SourceValIDs, e.SourceTrainIDs, err = SplitIDs(e.Source.IDs(), nVal, cfg.SourceCases, cfg.SplitSeed); err != nil {
 		return nil, fmt.Errorf("%w (%s)", err, e.Source.Dir)
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/janpfeifer/gonb/gonbui"
+
 	"github.com/msdkit/msdkit/pkg/plans"
 )
 
@@ -61,4 +63,14 @@ func (e *Experiment) PlansMarkdown() string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// Show displays a Markdown table in a GoNB notebook, or prints it to stdout elsewhere.
+func Show(md string) {
+	if gonbui.IsNotebook {
+		gonbui.DisplayMarkdown(md)
+		gonbui.Sync()
+		return
+	}
+	fmt.Println(md)
 }

@@ -370,8 +370,8 @@ func (r *Results) DiceVsNFigure() ([]byte, error) {
 		}
 		series = append(series, s)
 	}
-	return plot.DiceVsN(series, plot.CurvesOptions{Title: fmt.Sprintf("%s -> %s: test Dice vs labelled cases (band: min-max over seeds)", short(r.Meta.Source), short(r.Meta.Target)),
-		XLabel: "labelled target cases N", YLabel: "test Dice", Points: true, LogX: true})
+	return plot.DiceVsN(series, plot.CurvesOptions{Title: fmt.Sprintf("%s -> %s: test Dice vs N", short(r.Meta.Source), short(r.Meta.Target)),
+		XLabel: "labelled target cases N (band: min-max over seeds)", YLabel: "test Dice", Points: true, LogX: true})
 }
 
 // CurvesFigure plots the validation (test-patch) Dice against steps per arm at requested N
@@ -415,8 +415,8 @@ func (r *Results) CurvesFigure(n int) ([]byte, error) {
 	if len(series) == 0 {
 		return nil, fmt.Errorf("transfer: no curves for N=%s", nName(n))
 	}
-	return plot.Curves(series, plot.CurvesOptions{Title: fmt.Sprintf("validation Dice (test-case patches) vs steps, N=%d (band: min-max over seeds)", nUsed),
-		XLabel: "training step", YLabel: "pseudo Dice", Points: true})
+	return plot.Curves(series, plot.CurvesOptions{Title: fmt.Sprintf("validation Dice vs steps, N=%d", nUsed),
+		XLabel: "training step (band: min-max over seeds)", YLabel: "pseudo Dice (test-case patches)", Points: true})
 }
 
 func (r *Results) seeds() []uint64 {
