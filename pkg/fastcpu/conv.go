@@ -213,8 +213,14 @@ func (cp *convPlan) run(ins [][]float32, out []float32) error {
 		target, tSN, tSO = *tmp, cp.O*cp.Qp, cp.Qp
 	}
 	workers := runtime.GOMAXPROCS(0)
-	if cp.flat && !cp.qLines {
-		if err := cp.runFlatK(in, *packed, target, tSN, tSO); err != nil {
+	if !cp.qLines && !cp.scatter {
+		var err error
+		if cp.flat {
+			err = cp.runFlatK(in, *packed, target, tSN, tSO)
+		} else {
+			err = cp.runGatherK(in, *packed, target, tSN, tSO)
+		}
+		if err != nil {
 			return err
 		}
 		if !cp.outDirect {
@@ -276,8 +282,7 @@ func (cp *convPlan) runItem(n int, in, packed, target []float32, tSN, tSO, gemmW
 		cp.im2colQ(in[n*cp.inSN:], *col, gemmWorkers)
 		return gemm.SgemmStrided(gemmWorkers, false, false, cp.O, cp.Qp, R, 1, 1, packed, R, 0, *col, cp.Qp, 0, 0, outN, tSO, 0)
 	}
-	cp.im2colK(in[n*cp.inSN:], *col, gemmWorkers)
-	return gemm.SgemmStrided(gemmWorkers, false, true, cp.O, cp.Qp, R, 1, 1, packed, R, 0, *col, R, 0, 0, outN, tSO, 0)
+	return errors.Errorf("fastcpu: k-lines convolution reached the per-item path (bug)")
 }
 
 func (cp *convPlan) packKernel(ker, packed []float32) {
@@ -403,48 +408,6 @@ func (cp *convPlan) im2colQ(inN, col []float32, workers int) {
 					clear(dst)
 				}
 				incIndex(qIdx[:last], cp.Q[:last])
-			}
-		}
-	})
-}
-
-// im2colK builds colT[q, (c,k)] for one batch item.
-func (cp *convPlan) im2colK(inN, col []float32, workers int) {
-	last := cp.rank - 1
-	Kl := cp.K[last]
-	kPre := cp.Kp / Kl
-	R := cp.C * cp.Kp
-	parallelFor(cp.Qp, workersOr(workers), func(q0, q1 int) {
-		kIdx := make([]int, cp.rank)
-		qIdx := make([]int, cp.rank)
-		for q := q0; q < q1; q++ {
-			rem := q
-			for d := last; d >= 0; d-- {
-				qIdx[d] = rem % cp.Q[d]
-				rem /= cp.Q[d]
-			}
-			row := col[q*R : (q+1)*R]
-			for c := range cp.C {
-				clear(kIdx)
-				for kp := range kPre {
-					dst := row[c*cp.Kp+kp*Kl : c*cp.Kp+(kp+1)*Kl]
-					base := c * cp.inSC
-					ok := true
-					for d := range last {
-						t := qIdx[d]*cp.s[d] + kIdx[d]*cp.kd[d] - cp.lo[d]
-						if t < 0 || t%cp.D[d] != 0 || t/cp.D[d] >= cp.X[d] {
-							ok = false
-							break
-						}
-						base += (t / cp.D[d]) * cp.inSX[d]
-					}
-					if ok {
-						fillLine(dst, inN, base, qIdx[last]*cp.s[last]-cp.lo[last], cp.kd[last], cp.X[last], cp.D[last], cp.inSX[last])
-					} else {
-						clear(dst)
-					}
-					incIndex(kIdx[:last], cp.K[:last])
-				}
 			}
 		}
 	})

@@ -200,6 +200,96 @@ func (cp *convPlan) runFlatK(in, packed, target []float32, tSN, tSO int) error {
 			return err
 		}
 	}
+	cp.sumPartials(partials, target, tSN, tSO)
+	return nil
+}
+
+// runGatherK is runFlatK for the general case (kernel dilation, input dilation, negative padding,
+// any layout): the rows (n,q) of the right operand are gathered line by line along k_last, in
+// chunks of whole lines of the (c, k) range; A is the packed kernel [O, C*Kp].
+func (cp *convPlan) runGatherK(in, packed, target []float32, tSN, tSO int) error {
+	nw := runtime.GOMAXPROCS(0)
+	last := cp.rank - 1
+	Kl := cp.K[last]
+	kPre := cp.Kp / Kl
+	R := cp.C * cp.Kp
+	Nq := cp.N * cp.Qp
+	lines := cp.C * kPre
+	linesPerChunk := max(1, min(lines, ((1<<20)/max(Nq, 1))/Kl))
+	chunks := (lines + linesPerChunk - 1) / linesPerChunk
+	partials := make([]*[]float32, nw)
+	errs := make([]error, nw)
+	parallelChunks(chunks, nw, func(worker int, next func() (int, bool)) {
+		col := getScratch(Nq * linesPerChunk * Kl)
+		defer putScratch(col)
+		part := getScratch(cp.O * Nq)
+		clear(*part)
+		partials[worker] = part
+		kIdx := make([]int, cp.rank)
+		qIdx := make([]int, cp.rank)
+		for {
+			ch, ok := next()
+			if !ok {
+				return
+			}
+			l0 := ch * linesPerChunk
+			l1 := min(lines, l0+linesPerChunk)
+			cw := (l1 - l0) * Kl
+			for n := range cp.N {
+				inN := in[n*cp.inSN:]
+				for q := range cp.Qp {
+					rem := q
+					for d := last; d >= 0; d-- {
+						qIdx[d] = rem % cp.Q[d]
+						rem /= cp.Q[d]
+					}
+					row := (*col)[(n*cp.Qp+q)*cw : (n*cp.Qp+q+1)*cw]
+					for l := l0; l < l1; l++ {
+						c, kp := l/kPre, l%kPre
+						rem := kp
+						for d := last - 1; d >= 0; d-- {
+							kIdx[d] = rem % cp.K[d]
+							rem /= cp.K[d]
+						}
+						dst := row[(l-l0)*Kl : (l-l0+1)*Kl]
+						base := c * cp.inSC
+						ok := true
+						for d := range last {
+							t := qIdx[d]*cp.s[d] + kIdx[d]*cp.kd[d] - cp.lo[d]
+							if t < 0 || t%cp.D[d] != 0 || t/cp.D[d] >= cp.X[d] {
+								ok = false
+								break
+							}
+							base += (t / cp.D[d]) * cp.inSX[d]
+						}
+						if ok {
+							fillLine(dst, inN, base, qIdx[last]*cp.s[last]-cp.lo[last], cp.kd[last], cp.X[last], cp.D[last], cp.inSX[last])
+						} else {
+							clear(dst)
+						}
+					}
+				}
+			}
+			r0 := l0 * Kl
+			if err := gemm.SgemmStrided(1, false, true, cp.O, Nq, cw, 1, 1, packed[r0:], R, 0, *col, cw, 0, 1, *part, Nq, 0); err != nil {
+				errs[worker] = err
+				return
+			}
+		}
+	})
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	cp.sumPartials(partials, target, tSN, tSO)
+	return nil
+}
+
+// sumPartials adds the workers' [O, N*Qp] partial sums into target[n*tSN + o*tSO + q] and
+// returns them to the scratch pool.
+func (cp *convPlan) sumPartials(partials []*[]float32, target []float32, tSN, tSO int) {
+	Nq := cp.N * cp.Qp
 	for n := range cp.N {
 		for o := range cp.O {
 			dst := target[n*tSN+o*tSO : n*tSN+o*tSO+cp.Qp]
@@ -220,7 +310,6 @@ func (cp *convPlan) runFlatK(in, packed, target []float32, tSN, tSO int) error {
 			putScratch(part)
 		}
 	}
-	return nil
 }
 
 // cropGrid copies grid[o, g(q)] to outN[o*tSO + q] for the multi-index q over dims.
