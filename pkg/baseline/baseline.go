@@ -54,7 +54,7 @@ const (
 	FastFingerprintCases = 12
 	FastSteps            = 40
 	FastVoxels           = 48 * 48 * 48
-	FastBudget           = "CPU RAM 0.25 GB"
+	FastBudget           = "CPU RAM 0.1 GB"
 	FastBaseFilters      = 8
 )
 
@@ -105,6 +105,15 @@ func Fast() bool { return msd.FastMode() }
 // Open finds the task's data under msd.DataRoot() (see the package documentation for the rule)
 // and prints where it comes from.
 func Open(task string) (*Set, error) { return OpenIn(msd.DataRoot(), task) }
+
+// Reopen is Open without the message: for later notebook cells (GoNB runs each cell as a new
+// program, so every cell opens the set again; this is cheap).
+func Reopen(task string) (*Set, error) {
+	out := Out
+	Out = io.Discard
+	defer func() { Out = out }()
+	return OpenIn(msd.DataRoot(), task)
+}
 
 // OpenIn is Open with an explicit data root.
 func OpenIn(root, task string) (*Set, error) {

@@ -198,7 +198,7 @@ func TestPipelineFast(t *testing.T) {
 	if _, err := os.Stat(s.PlansPath()); err != nil || !strings.HasPrefix(s.PlansPath(), runs) {
 		t.Fatalf("plan not saved under the runs folder: %s %v", s.PlansPath(), err)
 	}
-	run, err := Train(s, p)
+	run, err := Train(s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -107,6 +107,27 @@ func Plan(s *Set) (*plans.Plans, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
+	p, err := makePlan(s)
+	if err != nil {
+		return nil, err
+	}
+	return p, explain(s, p)
+}
+
+// LoadPlan returns the saved plan (see Plan), making it first when there is none, without
+// printing it.
+func LoadPlan(s *Set) (*plans.Plans, error) {
+	if p, err := plans.Load(s.PlansPath()); err == nil {
+		return p, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	return makePlan(s)
+}
+
+// makePlan fingerprints the set and makes and saves a plan for the current mode.
+func makePlan(s *Set) (*plans.Plans, error) {
+	path := s.PlansPath()
 	fp, err := Fingerprint(s)
 	if err != nil {
 		return nil, err
@@ -143,7 +164,7 @@ func Plan(s *Set) (*plans.Plans, error) {
 		return nil, err
 	}
 	fmt.Fprintf(Out, "saved the plan to %s (edit it and run again to change it)\n", path)
-	return p, explain(s, p)
+	return p, nil
 }
 
 // Fingerprint returns the set's fingerprint, computed once (at most FastFingerprintCases cases in
@@ -242,10 +263,15 @@ func TrainOptions() train.Options {
 	return train.Options{ValEvery: 50, CheckpointEvery: 50}
 }
 
-// Train trains a U-Net on fold 0 of the set with the plan's 3D configuration, drawing the loss and
-// validation Dice curves live in a notebook. Fast mode starts afresh; full mode resumes the run in
-// RunDir. The model (model.json, checkpoints), fold.json and the metrics stay in RunDir.
-func Train(s *Set, p *plans.Plans) (*train.Run, error) {
+// Train trains a U-Net on fold 0 of the set with the 3D configuration of its plan (LoadPlan),
+// drawing the loss and validation Dice curves live in a notebook. Fast mode starts afresh; full
+// mode resumes the run in RunDir. The model (model.json, checkpoints), fold.json and the metrics
+// stay in RunDir.
+func Train(s *Set) (*train.Run, error) {
+	p, err := LoadPlan(s)
+	if err != nil {
+		return nil, err
+	}
 	be, _, err := backend.New(Out)
 	if err != nil {
 		return nil, err
