@@ -248,7 +248,7 @@ func computeCase(c Case, orientation string, perCase int, seed uint64) (CaseInfo
 	}
 	info.LabelVolumes = map[int]float64{}
 	for l, n := range info.LabelVoxels {
-		info.LabelVolumes[l] = float64(n) * pi.Spacing[0] * pi.Spacing[1] * pi.Spacing[2]
+		info.LabelVolumes[l] = float64(n) * pi.VoxelVolume()
 	}
 	var fg []int
 	for i, l := range pl.Data {

@@ -1,6 +1,10 @@
 package metrics
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/msdkit/msdkit/pkg/volume"
+)
 
 // Dilate returns the mask grown by a ball of radius r mm: every voxel whose
 // centre lies within r of a voxel of mask (distances with the given spacing,
@@ -35,6 +39,30 @@ func Erode(mask []bool, shape [3]int, spacing [3]float64, r float64) ([]bool, er
 		outside[i] = m && d[i] > r*r
 	}
 	return outside, nil
+}
+
+// DilateVolume dilates the foreground (label > 0) of label map v by r, in mm
+// with v's spacing or, when inVoxels, in voxels (spacing 1), and returns it as
+// a label map of 1s with v's geometry.
+func DilateVolume(v *volume.Volume, r float64, inVoxels bool) (*volume.Volume, error) {
+	return morphVolume(Dilate, v, r, inVoxels)
+}
+
+// ErodeVolume is DilateVolume's counterpart with Erode.
+func ErodeVolume(v *volume.Volume, r float64, inVoxels bool) (*volume.Volume, error) {
+	return morphVolume(Erode, v, r, inVoxels)
+}
+
+func morphVolume(op func([]bool, [3]int, [3]float64, float64) ([]bool, error), v *volume.Volume, r float64, inVoxels bool) (*volume.Volume, error) {
+	spacing := v.Spacing
+	if inVoxels {
+		spacing = [3]float64{1, 1, 1}
+	}
+	m, err := op(v.Mask(), v.Shape, spacing, r)
+	if err != nil {
+		return nil, err
+	}
+	return volume.FromMask(v, m, 1)
 }
 
 // checkMask fails when mask does not have one entry per voxel of shape.

@@ -3,6 +3,8 @@ package metrics
 import (
 	"slices"
 	"testing"
+
+	"github.com/msdkit/msdkit/pkg/volume"
 )
 
 // grid parses rows of '#' and '.' into a 2D mask (z = 1), x along a row.
@@ -69,4 +71,42 @@ func full(n int) []bool {
 		m[i] = true
 	}
 	return m
+}
+
+func TestDilateErodeVolume(t *testing.T) {
+	// A 5x5x1 label map with labels 1 and 2 in a 3x3 square; 1 mm along x, 2 mm along y.
+	v := volume.New([3]int{5, 5, 1}, 1, [3]float64{1, 2, 1})
+	sq, _ := grid(".....", ".###.", ".###.", ".###.", ".....")
+	for i, in := range sq {
+		if in {
+			v.Data[i] = float32(1 + i%2)
+		}
+	}
+	for _, c := range []struct {
+		name     string
+		erode    bool
+		r        float64
+		inVoxels bool
+		want     []bool
+	}{
+		{"erode 1 voxel", true, 1, true, first(grid(".....", ".....", "..#..", ".....", "....."))},
+		{"erode 1 mm", true, 1, false, first(grid(".....", "..#..", "..#..", "..#..", "....."))},
+		{"dilate 1 voxel", false, 1, true, first(grid(".###.", "#####", "#####", "#####", ".###."))},
+		{"dilate 1 mm", false, 1, false, first(grid(".....", "#####", "#####", "#####", "....."))},
+	} {
+		f := DilateVolume
+		if c.erode {
+			f = ErodeVolume
+		}
+		got, err := f(v, c.r, c.inVoxels)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if !slices.Equal(got.Mask(), c.want) || got.Shape != v.Shape || got.Spacing != v.Spacing || got.Affine != v.Affine {
+			t.Errorf("%s: got %v, want %v with v's geometry", c.name, got.Mask(), c.want)
+		}
+		if n, err := got.LabelCounts(); err != nil || len(n) > 2 {
+			t.Errorf("%s: labels %v (%v), want 0 and 1 only", c.name, n, err)
+		}
+	}
 }

@@ -1,6 +1,9 @@
 package volume
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Box is a voxel bounding box: Start inclusive, End exclusive, per axis x, y, z.
 type Box struct {
@@ -275,21 +278,19 @@ func (v *Volume) Uncrop(b Box, shape [3]int, fill []float32) (*Volume, error) {
 // (the labelled foreground), grown by margin voxels per side and clipped to
 // the grid; the full grid when there is no foreground.
 func (v *Volume) ForegroundBox(margin int) Box {
-	d := v.Channel(0)
-	mask := make([]bool, len(d))
-	any := false
-	for i, x := range d {
-		if x > 0 {
-			mask[i], any = true, true
-		}
-	}
-	if !any {
+	mask := v.Mask()
+	if !slices.Contains(mask, true) {
 		return Full(v.Shape)
 	}
-	b := BoundingBox(mask, v.Shape)
-	for a := 0; a < 3; a++ {
-		b.Start[a] = max(0, b.Start[a]-margin)
-		b.End[a] = min(v.Shape[a], b.End[a]+margin)
+	return BoundingBox(mask, v.Shape).Grow([3]int{margin, margin, margin}, v.Shape)
+}
+
+// Grow widens b by margin[a] voxels on both sides of each axis a, clipped to
+// a grid of the given shape.
+func (b Box) Grow(margin [3]int, shape [3]int) Box {
+	for a := range 3 {
+		b.Start[a] = max(0, b.Start[a]-margin[a])
+		b.End[a] = min(shape[a], b.End[a]+margin[a])
 	}
 	return b
 }

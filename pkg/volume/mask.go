@@ -72,15 +72,3 @@ func (v *Volume) Shift(axis, k int) (*Volume, error) {
 	out.Affine = v.Affine
 	return out, nil
 }
-
-// World maps the voxel position (x, y, z) (fractional positions allowed) to
-// world coordinates in mm with the affine: (wx, wy, wz, 1) = Affine · (x, y, z, 1).
-// NIfTI world coordinates are RAS+.
-func (v *Volume) World(x, y, z float64) [3]float64 {
-	var w [3]float64
-	for r := range 3 {
-		a := v.Affine[r]
-		w[r] = a[0]*x + a[1]*y + a[2]*z + a[3]
-	}
-	return w
-}

@@ -102,3 +102,45 @@ func TestWorld(t *testing.T) {
 		}
 	}
 }
+
+func TestExtentVoxelVolume(t *testing.T) {
+	for _, c := range []struct {
+		shape   [3]int
+		spacing [3]float64
+		extent  [3]float64
+		voxel   float64
+	}{
+		{[3]int{10, 20, 5}, [3]float64{1, 1, 1}, [3]float64{10, 20, 5}, 1},
+		{[3]int{4, 4, 2}, [3]float64{0.5, 0.25, 3.5}, [3]float64{2, 1, 7}, 0.4375},
+	} {
+		v := New(c.shape, 1, c.spacing)
+		if v.Extent() != c.extent || v.VoxelVolume() != c.voxel {
+			t.Errorf("shape %v spacing %v: extent %v, voxel %g mm³; want %v, %g", c.shape, c.spacing, v.Extent(), v.VoxelVolume(), c.extent, c.voxel)
+		}
+	}
+}
+
+func TestBoxGrow(t *testing.T) {
+	shape := [3]int{10, 10, 4}
+	for _, c := range []struct {
+		b      Box
+		margin [3]int
+		want   Box
+	}{
+		{Box{[3]int{3, 3, 1}, [3]int{5, 6, 2}}, [3]int{0, 0, 0}, Box{[3]int{3, 3, 1}, [3]int{5, 6, 2}}},
+		{Box{[3]int{3, 3, 1}, [3]int{5, 6, 2}}, [3]int{2, 1, 1}, Box{[3]int{1, 2, 0}, [3]int{7, 7, 3}}},
+		{Box{[3]int{3, 3, 1}, [3]int{5, 6, 2}}, [3]int{8, 8, 3}, Box{[3]int{0, 0, 0}, [3]int{10, 10, 4}}},
+	} {
+		if got := c.b.Grow(c.margin, shape); got != c.want {
+			t.Errorf("%v.Grow(%v) = %v, want %v", c.b, c.margin, got, c.want)
+		}
+	}
+	v := labels3()
+	if got, want := v.ForegroundBox(1), (Box{End: [3]int{3, 2, 2}}); got != want {
+		t.Errorf("ForegroundBox(1) = %v, want %v", got, want)
+	}
+	empty := New([3]int{3, 2, 2}, 1, [3]float64{1, 1, 1})
+	if got := empty.ForegroundBox(0); got != Full(empty.Shape) {
+		t.Errorf("ForegroundBox of an empty map = %v, want the full grid", got)
+	}
+}
