@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,28 @@ func ints(s string) ([]int, error) {
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// saveFigures writes dice_vs_n.png and curves_n<N>.png into dir.
+func saveFigures(res *transfer.Results, dir string) error {
+	png, err := res.DiceVsNFigure()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "dice_vs_n.png"), png, 0o644); err != nil {
+		return err
+	}
+	for _, n := range res.Ns() {
+		png, err := res.CurvesFigure(n)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("curves_n%d.png", n)), png, 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Println("figures in", dir)
+	return nil
 }
 
 func main() {
@@ -140,6 +163,9 @@ func main() {
 	res, err := e.RunAll()
 	if res != nil && len(res.Rows) > 0 {
 		fmt.Print("\n", res.Markdown(), "\n", res.Conclusion())
+		if ferr := saveFigures(res, cfg.OutDir); ferr != nil {
+			fail(ferr)
+		}
 	}
 	fmt.Printf("wall time %s\n", time.Since(t0).Round(time.Second))
 	if err != nil {
