@@ -52,7 +52,7 @@ const (
 	FastCases            = 8
 	FastPhantoms         = 10
 	FastFingerprintCases = 12
-	FastSteps            = 40
+	FastSteps            = 60
 	FastVoxels           = 48 * 48 * 48
 	FastBudget           = "CPU RAM 0.1 GB"
 	FastBaseFilters      = 8

@@ -254,13 +254,20 @@ func explain(s *Set, p *plans.Plans) error {
 	return nil
 }
 
+// FastTraining and FullTraining are the training options of the two modes (zero fields: the
+// defaults of train.Options).
+var (
+	FastTraining = train.Options{Steps: FastSteps, Optimizer: "adam", LearningRate: 1e-2, Schedule: "cosine",
+		ValEvery: 10, CheckpointEvery: FastSteps, Quiet: true}
+	FullTraining = train.Options{ValEvery: 50, CheckpointEvery: 50}
+)
+
 // TrainOptions returns the training options of the current mode.
 func TrainOptions() train.Options {
 	if Fast() {
-		return train.Options{Steps: FastSteps, Optimizer: "adam", LearningRate: 3e-3, Schedule: "cosine",
-			ValEvery: 10, CheckpointEvery: FastSteps, Quiet: true}
+		return FastTraining
 	}
-	return train.Options{ValEvery: 50, CheckpointEvery: 50}
+	return FullTraining
 }
 
 // Train trains a U-Net on fold 0 of the set with the 3D configuration of its plan (LoadPlan),
