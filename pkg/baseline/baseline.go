@@ -147,8 +147,7 @@ func OpenIn(root, task string) (*Set, error) {
 		return nil, fmt.Errorf("baseline: %s is not under the data root %s: %s (MSD_FAST=1 runs on generated phantoms instead)", t.Name, root, how)
 	}
 	// Phantoms are written under the runs folder, never into the data root.
-	proot := filepath.Join(RunsRoot(), "phantoms")
-	ds, _, err := phantom.Open(proot, t.Name, FastPhantoms)
+	ds, _, err := phantom.Open(RunsRoot(), t.Name, FastPhantoms) // writes RunsRoot()/phantoms/<task>-n<N>
 	if err != nil {
 		return nil, err
 	}

@@ -181,6 +181,10 @@ func TestPipelineFast(t *testing.T) {
 		t.Skip("training run skipped under -short")
 	}
 	_, runs := env(t, true)
+	// The mechanics, not the quality: a few steps.
+	saved := FastTraining
+	FastTraining.Steps, FastTraining.ValEvery, FastTraining.CheckpointEvery = 6, 3, 6
+	t.Cleanup(func() { FastTraining = saved })
 	s, err := Open("Task04_Hippocampus")
 	if err != nil {
 		t.Fatal(err)
@@ -202,8 +206,11 @@ func TestPipelineFast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(run.History) != FastSteps {
-		t.Fatalf("trained %d steps, want %d", len(run.History), FastSteps)
+	if len(run.History) != 6 {
+		t.Fatalf("trained %d steps, want 6", len(run.History))
+	}
+	if h, err := History(s.RunDir()); err != nil || len(h) != 6 || h[5].ValDice == nil {
+		t.Fatalf("history from metrics.csv: %d records, err %v", len(h), err)
 	}
 	tab, err := Validate(s)
 	if err != nil {
@@ -223,6 +230,10 @@ func TestPipelineFast(t *testing.T) {
 	}
 	if err := Saved(s); err != nil {
 		t.Fatal(err)
+	}
+	// Training again in fast mode starts afresh.
+	if run, err = Train(s); err != nil || run.ResumedStep() != 0 || len(run.History) != 6 {
+		t.Fatalf("second fast run: err %v", err)
 	}
 	// A second Plan reuses the saved file.
 	p2, err := Plan(s)
