@@ -27,8 +27,8 @@
 // # Plans and topology
 //
 // Each set is preprocessed by its OWN plan (package plans): its target spacing (hippocampus 1 mm,
-// left atrium resampled from 0.625 mm to Config.TargetSpacing, 1.25 mm by default, the spacing
-// of nnU-Net's Task02 plan) and its own per-image z-score normalisation, so the intensity and
+// left atrium resampled from 0.625 mm to Config.TargetSpacing: 2 mm by default for CPU budgets,
+// nnU-Net's Task02 plan uses 1.25 mm) and its own per-image z-score normalisation, so the intensity and
 // spacing differences between the sets are removed by preprocessing, not learnt. Weights can only
 // move between networks of the same topology, so both plans' 3D configuration is rewritten to one
 // shared Topology (levels, base and maximum filters, convolutions per level; isotropic 2x pooling
