@@ -202,9 +202,19 @@ func TestPipelineFast(t *testing.T) {
 	if _, err := os.Stat(s.PlansPath()); err != nil || !strings.HasPrefix(s.PlansPath(), runs) {
 		t.Fatalf("plan not saved under the runs folder: %s %v", s.PlansPath(), err)
 	}
+	// Steps out of order say what to run first.
+	if _, err := Validate(s); err == nil || !strings.Contains(err.Error(), "run the training cell first") {
+		t.Fatalf("Validate before Train: err = %v", err)
+	}
+	if err := Pictures(s); err == nil {
+		t.Fatal("Pictures before Train: no error")
+	}
 	run, err := Train(s)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := Pictures(s); err == nil || !strings.Contains(err.Error(), "run the validation cell first") {
+		t.Fatalf("Pictures before Validate: err = %v", err)
 	}
 	if len(run.History) != 6 {
 		t.Fatalf("trained %d steps, want 6", len(run.History))
