@@ -12,6 +12,8 @@ import (
 	"github.com/msdkit/msdkit/pkg/metrics"
 	"github.com/msdkit/msdkit/pkg/msd"
 	"github.com/msdkit/msdkit/pkg/phantom"
+	"github.com/msdkit/msdkit/pkg/plans"
+	"github.com/msdkit/msdkit/pkg/volume"
 )
 
 // env points the data root and the runs folder at temporary folders and sets fast mode.
@@ -251,4 +253,19 @@ func TestPipelineFast(t *testing.T) {
 		t.Fatalf("saved plan not reused: %v", err)
 	}
 	t.Logf("fast Task04 phantoms: mean Dice %.3f, final loss %.3f", float64(tab.MeanDice), run.History[len(run.History)-1].Loss)
+}
+
+func TestDescribeNorm(t *testing.T) {
+	for _, c := range []struct {
+		n    plans.ChannelNorm
+		want string
+	}{
+		{plans.ChannelNorm{Modality: "CT", Norm: volume.Norm{Scheme: volume.SchemeCT, Mean: 100, Std: 50, Lower: -100, Upper: 300}}, "CT: clip to the dataset's foreground 0.5/99.5 percentiles [-100, 300], then (x - 100) / 50"},
+		{plans.ChannelNorm{Modality: "FLAIR", Norm: volume.Norm{Scheme: volume.SchemeZScore, UseMask: true}}, "ZScore: z-score per image over its nonzero region (zero outside)"},
+		{plans.ChannelNorm{Modality: "MRI", Norm: volume.Norm{Scheme: volume.SchemeZScore}}, "ZScore: z-score per image"},
+	} {
+		if got := describeNorm(c.n); got != c.want {
+			t.Errorf("describeNorm(%+v) = %q, want %q", c.n, got, c.want)
+		}
+	}
 }

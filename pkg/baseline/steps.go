@@ -150,7 +150,7 @@ func makePlan(s *Set) (*plans.Plans, error) {
 		if strings.Contains(c.Config, "cuda") {
 			kind = "GPU"
 		}
-		opt.Budget = fmt.Sprintf("%s %d B", kind, m.Bytes)
+		opt.Budget = fmt.Sprintf("%s %.2f GB", kind, float64(m.Bytes)/1e9)
 		fmt.Fprintf(Out, "memory budget: %s (backend %s)\n", m, c.Config)
 	}
 	p, err := plans.Make(fp, opt)
@@ -243,7 +243,7 @@ func explain(s *Set, p *plans.Plans) error {
 	fmt.Fprintf(&why, "- batch %d, network of %d levels with filters %v: estimated activation memory %s\n",
 		c.BatchSize, c.Levels, c.Filters, msd.HumanBytes(c.EstimatedBytes))
 	for i, n := range p.Normalization {
-		fmt.Fprintf(&why, "- channel %d normalisation: %+v\n", i, n)
+		fmt.Fprintf(&why, "- channel %d (%s): %s\n", i, n.Modality, describeNorm(n))
 	}
 	if gonbui.IsNotebook {
 		gonbui.DisplayMarkdown("**Plan** (`" + s.PlansPath() + "`)\n\n" + why.String() + "\n```json\n" + string(b) + "\n```\n")
@@ -261,6 +261,19 @@ var (
 		ValEvery: 10, CheckpointEvery: FastSteps, Quiet: true}
 	FullTraining = train.Options{ValEvery: 50, CheckpointEvery: 50}
 )
+
+// describeNorm says in words what a channel normalisation does.
+func describeNorm(n plans.ChannelNorm) string {
+	switch {
+	case n.Std > 0:
+		return fmt.Sprintf("%s: clip to the dataset's foreground 0.5/99.5 percentiles [%.4g, %.4g], then (x - %.4g) / %.4g",
+			n.Scheme, n.Lower, n.Upper, n.Mean, n.Std)
+	case n.UseMask:
+		return n.Scheme + ": z-score per image over its nonzero region (zero outside)"
+	default:
+		return n.Scheme + ": z-score per image"
+	}
+}
 
 // TrainOptions returns the training options of the current mode.
 func TrainOptions() train.Options {
