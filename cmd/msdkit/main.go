@@ -1,5 +1,6 @@
 // Command msdkit runs the segmentation pipeline from the command line:
 //
+//	msdkit download -task Task04_Hippocampus
 //	msdkit plan     -task Task04_Hippocampus -o plans.json
 //	msdkit train    -task Task04_Hippocampus -plans plans.json -fold 0 -out runs/t04 -steps 1000
 //	msdkit predict  -model runs/t04 -in imagesTs -out predictions
@@ -35,6 +36,7 @@ import (
 const usage = `usage: msdkit <command> [flags]
 
 commands:
+  download  fetch MSD tasks into the data root (resumable, md5-checked)
   plan      fingerprint a task and write its plans JSON
   train     train a U-Net on one fold of a task
   predict   segment every .nii/.nii.gz file of a folder with a trained model
@@ -50,6 +52,8 @@ func main() {
 	}
 	var err error
 	switch os.Args[1] {
+	case "download":
+		err = downloadCmd(os.Args[2:])
 	case "plan":
 		err = planCmd(os.Args[2:])
 	case "train":
