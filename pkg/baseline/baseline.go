@@ -28,7 +28,10 @@
 // FastCases training cases (and FastCases/4 validation cases) for FastSteps steps, starting
 // afresh each time. Full mode uses the whole set, the plan for the backend's memory budget
 // (backend.MemoryBudget) and the training defaults (train.Options.Defaults: 1000 steps, SGD,
-// poly schedule), and resumes an interrupted run.
+// poly schedule), and resumes an interrupted run. On a CPU backend compute, not memory, is what
+// limits training, so full mode there plans for CPUBudget with CPUBaseFilters filters and trains
+// with batch CPUBatch (nnU-Net's topology at a quarter of its cost per step). MSD_STEPS sets the
+// number of training steps in either mode.
 package baseline
 
 import (
@@ -43,6 +46,16 @@ import (
 
 // EnvRuns names the environment variable holding the folder for baseline outputs.
 const EnvRuns = "MSD_RUNS"
+
+// EnvSteps names the environment variable that overrides the number of training steps.
+const EnvSteps = "MSD_STEPS"
+
+// Full-mode settings on CPU backends (see the package documentation).
+const (
+	CPUBudget      = "CPU RAM 4 GB"
+	CPUBaseFilters = 16
+	CPUBatch       = 2
+)
 
 // HeartFallback is the set used for Task02_Heart when the MSD set is absent from the data root.
 const HeartFallback = "LA2018_LeftAtrium"

@@ -269,3 +269,28 @@ func TestDescribeNorm(t *testing.T) {
 		}
 	}
 }
+
+func TestTrainOptionsSteps(t *testing.T) {
+	t.Setenv(msd.EnvFast, "1")
+	t.Setenv(EnvSteps, "")
+	o, err := TrainOptions()
+	if err != nil || o.Steps != FastSteps {
+		t.Fatalf("fast default: %d steps, %v", o.Steps, err)
+	}
+	t.Setenv(EnvSteps, "7")
+	o, err = TrainOptions()
+	if err != nil || o.Steps != 7 || o.CheckpointEvery != 7 {
+		t.Fatalf("MSD_STEPS=7: %d steps, checkpoint every %d, %v", o.Steps, o.CheckpointEvery, err)
+	}
+	t.Setenv(msd.EnvFast, "")
+	t.Setenv(EnvSteps, "300")
+	if o, err = TrainOptions(); err != nil || o.Steps != 300 || o.ValEvery != FullTraining.ValEvery {
+		t.Fatalf("full MSD_STEPS=300: %+v, %v", o, err)
+	}
+	for _, bad := range []string{"0", "-3", "many"} {
+		t.Setenv(EnvSteps, bad)
+		if _, err := TrainOptions(); err == nil {
+			t.Errorf("MSD_STEPS=%q accepted", bad)
+		}
+	}
+}

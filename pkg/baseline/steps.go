@@ -142,16 +142,18 @@ func makePlan(s *Set) (*plans.Plans, error) {
 		opt.Budget, opt.BaseFilters = FastBudget, FastBaseFilters
 	} else {
 		c := backend.Decide(backend.ThisMachine(), "")
-		m, err := backend.MemoryBudget(c)
-		if err != nil {
-			return nil, err
+		if onGPU(c) {
+			m, err := backend.MemoryBudget(c)
+			if err != nil {
+				return nil, err
+			}
+			opt.Budget = fmt.Sprintf("GPU %.2f GB", float64(m.Bytes)/1e9)
+			fmt.Fprintf(Out, "memory budget: %s (backend %s)\n", m, c.Config)
+		} else {
+			opt.Budget, opt.BaseFilters = CPUBudget, CPUBaseFilters
+			fmt.Fprintf(Out, "backend %s computes on the CPU: planning for %s with %d base filters (compute, not memory, limits CPU training)\n",
+				c.Config, CPUBudget, CPUBaseFilters)
 		}
-		kind := "CPU RAM"
-		if strings.Contains(c.Config, "cuda") {
-			kind = "GPU"
-		}
-		opt.Budget = fmt.Sprintf("%s %.2f GB", kind, float64(m.Bytes)/1e9)
-		fmt.Fprintf(Out, "memory budget: %s (backend %s)\n", m, c.Config)
 	}
 	p, err := plans.Make(fp, opt)
 	if err != nil {
@@ -275,12 +277,27 @@ func describeNorm(n plans.ChannelNorm) string {
 	}
 }
 
-// TrainOptions returns the training options of the current mode.
-func TrainOptions() train.Options {
+// onGPU reports whether a backend choice computes on a GPU.
+func onGPU(c backend.Choice) bool { return strings.Contains(c.Config, "cuda") }
+
+// TrainOptions returns the training options of the current mode, with the steps from
+// MSD_STEPS when it is set.
+func TrainOptions() (train.Options, error) {
+	o := FullTraining
 	if Fast() {
-		return FastTraining
+		o = FastTraining
 	}
-	return FullTraining
+	if v := os.Getenv(EnvSteps); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return o, fmt.Errorf("baseline: %s=%q: want a positive number of steps", EnvSteps, v)
+		}
+		o.Steps = n
+		if o.CheckpointEvery > n {
+			o.CheckpointEvery = n
+		}
+	}
+	return o, nil
 }
 
 // Train trains a U-Net on fold 0 of the set with the 3D configuration of its plan (LoadPlan),
@@ -292,9 +309,16 @@ func Train(s *Set) (*train.Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	be, _, err := backend.New(Out)
+	be, choice, err := backend.New(Out)
 	if err != nil {
 		return nil, err
+	}
+	opts, err := TrainOptions()
+	if err != nil {
+		return nil, err
+	}
+	if !Fast() && !onGPU(choice) {
+		opts.BatchSize = CPUBatch
 	}
 	dir := s.RunDir()
 	maxCases := 0
@@ -305,7 +329,7 @@ func Train(s *Set) (*train.Run, error) {
 		}
 	}
 	exp, err := train.NewExperiment(be, train.ExperimentConfig{DataRoot: s.Root, WorkRoot: s.Work(), Task: s.Name,
-		Plans: p, Dir: dir, Options: TrainOptions(), MaxCases: maxCases, Progress: nil})
+		Plans: p, Dir: dir, Options: opts, MaxCases: maxCases, Progress: nil})
 	if err != nil {
 		return nil, err
 	}
