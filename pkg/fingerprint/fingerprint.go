@@ -19,13 +19,14 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
+
+	"github.com/msdkit/msdkit/pkg/atomicfile"
 
 	"github.com/msdkit/msdkit/pkg/volume"
 )
@@ -322,7 +323,7 @@ func (f *Fingerprint) Save(path string) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(path, b)
+	return atomicfile.WriteFile(path, b)
 }
 
 // flatArray matches an indented JSON array of scalars.
@@ -358,39 +359,4 @@ func Load(path string) (*Fingerprint, error) {
 		return nil, fmt.Errorf("fingerprint: %s: no cases", path)
 	}
 	return &f, nil
-}
-
-// WriteFileAtomic writes b to a temporary file next to path, syncs it and
-// renames it over path.
-func WriteFileAtomic(path string, b []byte) error { return writeAtomic(path, b, true) }
-
-// WriteFileAtomicNoSync is WriteFileAtomic without the fsync: the rename is
-// still atomic, but after a power loss the file may be empty or partial. For
-// reproducible caches whose readers verify a checksum.
-func WriteFileAtomicNoSync(path string, b []byte) error { return writeAtomic(path, b, false) }
-
-func writeAtomic(path string, b []byte, sync bool) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(b)
-	if err == nil && sync {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }

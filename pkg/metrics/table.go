@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/msdkit/msdkit/pkg/atomicfile"
 )
 
 // Float is a float64 that encodes NaN and ±Inf in JSON as null (JSON has
@@ -161,20 +162,8 @@ func (t *Table) Save(path string) error {
 	default:
 		return fmt.Errorf("metrics: %s: unknown table format (want .csv or .json)", path)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
+	if err := atomicfile.Write(path, false, write); err != nil {
 		return fmt.Errorf("metrics: %w", err)
-	}
-	err = write(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("metrics: writing %s: %w", path, err)
 	}
 	return nil
 }

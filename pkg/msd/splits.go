@@ -2,13 +2,13 @@ package msd
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/msdkit/msdkit/pkg/atomicfile"
 )
 
 // DefaultFolds is the number of cross-validation folds (as nnU-Net).
@@ -67,21 +67,7 @@ func SaveSplits(path string, folds []Fold) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("msd: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".splits-*.json")
-	if err != nil {
-		return fmt.Errorf("msd: %w", err)
-	}
-	_, werr := tmp.Write(append(b, '\n'))
-	cerr := tmp.Close()
-	if werr != nil || cerr != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("msd: writing %s: %v", path, errors.Join(werr, cerr))
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.WriteFile(path, append(b, '\n')); err != nil {
 		return fmt.Errorf("msd: %w", err)
 	}
 	return nil

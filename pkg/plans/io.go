@@ -8,6 +8,8 @@ import (
 	"os"
 	"slices"
 
+	"github.com/msdkit/msdkit/pkg/atomicfile"
+
 	"github.com/msdkit/msdkit/pkg/fingerprint"
 	"github.com/msdkit/msdkit/pkg/volume"
 )
@@ -26,7 +28,7 @@ func (p *Plans) Save(path string) error {
 	if err != nil {
 		return err
 	}
-	return fingerprint.WriteFileAtomic(path, b)
+	return atomicfile.WriteFile(path, b)
 }
 
 // Load reads and validates a plan. Unknown fields are errors (typos in

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/msdkit/msdkit/pkg/atomicfile"
+
 	"github.com/janpfeifer/gonb/gonbui"
 	"github.com/janpfeifer/gonb/gonbui/dom"
 	"github.com/janpfeifer/gonb/gonbui/widgets"
@@ -52,30 +54,7 @@ func Display(fig []byte) error {
 	if isSVG(fig) {
 		ext = ".svg"
 	}
-	return writeFile(filepath.Join(dir, fmt.Sprintf("plot-%03d%s", displayed.Add(1), ext)), fig)
-}
-
-// writeFile writes b to path through a temporary file and a rename.
-func writeFile(path string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("plot: %w", err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("plot: %w", err)
-	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("plot: writing %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteFileNoSync(filepath.Join(dir, fmt.Sprintf("plot-%03d%s", displayed.Add(1), ext)), fig)
 }
 
 // ErrNotNotebook is returned by Viewer outside a GoNB notebook.

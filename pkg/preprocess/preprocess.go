@@ -41,6 +41,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/msdkit/msdkit/pkg/atomicfile"
+
 	"github.com/msdkit/msdkit/pkg/fingerprint"
 	"github.com/msdkit/msdkit/pkg/plans"
 	"github.com/msdkit/msdkit/pkg/volume"
@@ -226,7 +228,7 @@ func Build(dir string, p *plans.Plans, cases []fingerprint.Case, opt Options) (*
 		m.Cases = append(m.Cases, c.ID)
 	}
 	b, _ := json.MarshalIndent(m, "", "  ")
-	if err := fingerprint.WriteFileAtomic(filepath.Join(dir, "manifest.json"), append(b, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "manifest.json"), append(b, '\n')); err != nil {
 		return nil, st, fmt.Errorf("preprocess: %w", err)
 	}
 	if err := p.Save(filepath.Join(dir, "plans.json")); err != nil {
@@ -378,7 +380,7 @@ func buildCase(path, hash string, p *plans.Plans, c fingerprint.Case) error {
 	if err != nil {
 		return fmt.Errorf("preprocess: case %s: %w", c.ID, err)
 	}
-	if err := fingerprint.WriteFileAtomicNoSync(path, b); err != nil {
+	if err := atomicfile.WriteFileNoSync(path, b); err != nil {
 		return fmt.Errorf("preprocess: case %s: %w", c.ID, err)
 	}
 	return nil
@@ -390,7 +392,7 @@ func WriteCase(path string, c *Case, planHash string) error {
 	if err != nil {
 		return fmt.Errorf("preprocess: %s: %w", path, err)
 	}
-	return fingerprint.WriteFileAtomicNoSync(path, b)
+	return atomicfile.WriteFileNoSync(path, b)
 }
 
 func encode(c *Case, hash string, src []source) ([]byte, error) {

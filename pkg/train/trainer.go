@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/msdkit/msdkit/pkg/atomicfile"
+
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -445,7 +447,7 @@ func (r *Run) save() error {
 		if err != nil {
 			return fmt.Errorf("train: batch source state: %w", err)
 		}
-		if err := writeFileAtomic(sourceStateFile(ckDir, step), data); err != nil {
+		if err := atomicfile.WriteFileNoSync(sourceStateFile(ckDir, step), data); err != nil {
 			return err
 		}
 	}
@@ -530,7 +532,7 @@ func (r *Run) truncateLogs() error {
 			kept = append(kept, l)
 		}
 	}
-	return writeFileAtomic(path, []byte(strings.Join(kept, "\n")+"\n"))
+	return atomicfile.WriteFileNoSync(path, []byte(strings.Join(kept, "\n")+"\n"))
 }
 
 // Summary is what metrics.json holds at the end of a run.
@@ -573,28 +575,5 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("train: encoding %s: %w", path, err)
 	}
-	return writeFileAtomic(path, append(data, '\n'))
-}
-
-// writeFileAtomic writes to a temporary file in the same directory and renames it.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("train: writing %s: %w", path, err)
-	}
-	name := tmp.Name()
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(name)
-		return fmt.Errorf("train: writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(name)
-		return fmt.Errorf("train: writing %s: %w", path, err)
-	}
-	if err := os.Rename(name, path); err != nil {
-		os.Remove(name)
-		return fmt.Errorf("train: writing %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteFileNoSync(path, append(data, '\n'))
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/msdkit/msdkit/pkg/atomicfile"
+
 	"github.com/msdkit/msdkit/pkg/baseline"
 	"github.com/msdkit/msdkit/pkg/fingerprint"
 	"github.com/msdkit/msdkit/pkg/msd"
@@ -200,5 +202,5 @@ func saveJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return fingerprint.WriteFileAtomic(path, append(b, '\n'))
+	return atomicfile.WriteFile(path, append(b, '\n'))
 }

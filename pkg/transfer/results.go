@@ -11,7 +11,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/msdkit/msdkit/pkg/fingerprint"
+	"github.com/msdkit/msdkit/pkg/atomicfile"
+
 	"github.com/msdkit/msdkit/pkg/plot"
 )
 
@@ -113,7 +114,7 @@ func (r *Results) Save(dir string) error {
 		fmt.Fprintf(&b, "%s,%d,%d,%d,%.6f,%.1f,%.1f,%s,%s,%s\n", row.Arm, row.N, row.NRequested, row.Seed, row.Dice,
 			row.TrainSeconds, row.Seconds, strings.Join(pc, ";"), strings.Join(row.Cases, ";"), row.Dir)
 	}
-	return fingerprint.WriteFileAtomic(filepath.Join(dir, ResultsCSV), b.Bytes())
+	return atomicfile.WriteFile(filepath.Join(dir, ResultsCSV), b.Bytes())
 }
 
 // Find returns the row of (arm, requested N, seed), or nil.
