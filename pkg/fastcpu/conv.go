@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/msdkit/msdkit/pkg/parallel"
+
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
@@ -231,7 +233,7 @@ func (cp *convPlan) run(ins [][]float32, out []float32) error {
 	var err error
 	if cp.parallelBatch {
 		var mu sync.Mutex
-		parallelFor(cp.N, workers, func(n0, n1 int) {
+		parallel.For(cp.N, workers, func(n0, n1 int) {
 			for n := n0; n < n1; n++ {
 				if e := cp.runItem(n, in, *packed, target, tSN, tSO, 1); e != nil {
 					mu.Lock()
@@ -378,7 +380,7 @@ func (cp *convPlan) im2colQ(inN, col []float32, workers int) {
 	Ql := cp.Q[last]
 	qPre := cp.Qp / Ql
 	rows := cp.C * cp.Kp
-	parallelFor(rows, workersOr(workers), func(r0, r1 int) {
+	parallel.For(rows, workersOr(workers), func(r0, r1 int) {
 		kIdx := make([]int, cp.rank)
 		qIdx := make([]int, cp.rank)
 		for r := r0; r < r1; r++ {
@@ -424,7 +426,7 @@ func (cp *convPlan) col2im(dcol, outN []float32, tSO, workers int) {
 		qStr[d] = acc
 		acc *= cp.Q[d]
 	}
-	parallelFor(cp.O, workersOr(workers), func(o0, o1 int) {
+	parallel.For(cp.O, workersOr(workers), func(o0, o1 int) {
 		kIdx := make([]int, cp.rank)
 		jIdx := make([]int, cp.rank)
 		for o := o0; o < o1; o++ {
@@ -509,30 +511,6 @@ func parallelChunks(n, workers int, body func(worker int, next func() (int, bool
 		go func() {
 			defer wg.Done()
 			body(w, next)
-		}()
-	}
-	wg.Wait()
-}
-
-// parallelFor splits [0, n) in up to workers contiguous chunks run concurrently.
-func parallelFor(n, workers int, fn func(i0, i1 int)) {
-	if workers > n {
-		workers = n
-	}
-	if workers <= 1 {
-		if n > 0 {
-			fn(0, n)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for i0 := 0; i0 < n; i0 += chunk {
-		i1 := min(i0+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(i0, i1)
 		}()
 	}
 	wg.Wait()

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"runtime"
 
+	"github.com/msdkit/msdkit/pkg/parallel"
+
 	"github.com/msdkit/msdkit/pkg/fastcpu/gemm"
 )
 
@@ -64,7 +66,7 @@ func (cp *convPlan) padItem(inN, xp []float32, workers int) {
 	last := cp.rank - 1
 	Xl := cp.X[last]
 	pre := cp.Xp / Xl
-	parallelFor(cp.C, workersOr(workers), func(c0, c1 int) {
+	parallel.For(cp.C, workersOr(workers), func(c0, c1 int) {
 		idx := make([]int, cp.rank)
 		for c := c0; c < c1; c++ {
 			dst := xp[c*cp.padSize : (c+1)*cp.padSize]
@@ -152,7 +154,7 @@ func (cp *convPlan) runFlatK(in, packed, target []float32, tSN, tSO int) error {
 	itemPad := cp.C * cp.padSize
 	xp := getScratch(cp.N*itemPad + cp.slack)
 	defer putScratch(xp)
-	parallelFor(cp.N, 1, func(n0, n1 int) {
+	parallel.For(cp.N, 1, func(n0, n1 int) {
 		for n := n0; n < n1; n++ {
 			cp.padItem(in[n*cp.inSN:], (*xp)[n*itemPad:(n+1)*itemPad], nw)
 		}
@@ -317,7 +319,7 @@ func (cp *convPlan) cropGrid(grid, outN []float32, tSO int, dims []int, workers 
 	last := cp.rank - 1
 	L := dims[last]
 	pre := prodInts(dims) / L
-	parallelFor(cp.O, workersOr(workers), func(o0, o1 int) {
+	parallel.For(cp.O, workersOr(workers), func(o0, o1 int) {
 		idx := make([]int, cp.rank)
 		for o := o0; o < o1; o++ {
 			src := grid[o*cp.G:]
@@ -342,7 +344,7 @@ func (cp *convPlan) packKernelGrid(ker, packed []float32) {
 	L := cp.K[last]
 	pre := cp.Kp / L
 	RG := cp.C * cp.G
-	parallelFor(cp.O, workersOr(0), func(o0, o1 int) {
+	parallel.For(cp.O, workersOr(0), func(o0, o1 int) {
 		idx := make([]int, cp.rank)
 		for o := o0; o < o1; o++ {
 			for c := range cp.C {

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"unsafe"
 
+	"github.com/msdkit/msdkit/pkg/parallel"
+
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
 
@@ -94,7 +96,7 @@ func (p *rowPlan) run(fn func(offs []int, n int)) {
 		workers = 1
 	}
 	pieceLen := (p.L + pieces - 1) / pieces
-	parallelFor(total, workers, func(i0, i1 int) {
+	parallel.For(total, workers, func(i0, i1 int) {
 		offs := make([]int, len(p.strides))
 		idx := make([]int, len(p.outer))
 		for it := i0; it < i1; it++ {
@@ -642,7 +644,7 @@ func (p *rowPlan) runOuterParallel(fn func(offs []int, n int)) {
 		workers = 1
 	}
 	inner := prodInts(p.outer[1:])
-	parallelFor(p.outer[0], workers, func(i0, i1 int) {
+	parallel.For(p.outer[0], workers, func(i0, i1 int) {
 		offs := make([]int, len(p.strides))
 		idx := make([]int, len(p.outer))
 		for i := i0; i < i1; i++ {

@@ -3,6 +3,8 @@ package volume
 import (
 	"fmt"
 	"slices"
+
+	"github.com/msdkit/msdkit/pkg/parallel"
 )
 
 // Box is a voxel bounding box: Start inclusive, End exclusive, per axis x, y, z.
@@ -144,7 +146,7 @@ func (v *Volume) window(start, shape [3]int, fill func(row []float32, x0, y, z i
 	xlo, xhi := max(0, -start[0]), min(shape[0], X-start[0])
 	for c := 0; c < v.Channels; c++ {
 		src, dst := v.Data[c*n:(c+1)*n], out.Data[c*m:(c+1)*m]
-		parallelFor(shape[2], func(lo, hi int) {
+		parallel.For(shape[2], 0, func(lo, hi int) {
 			for z := lo; z < hi; z++ {
 				for y := 0; y < shape[1]; y++ {
 					row := dst[shape[0]*(y+shape[1]*z):][:shape[0]]
@@ -206,7 +208,7 @@ func (v *Volume) Pad(minShape [3]int, mode PadMode, value float32) (*Volume, Pad
 		n, m := v.NumVoxels(), shape[0]*shape[1]*shape[2]
 		for c := 0; c < v.Channels; c++ {
 			src, dst := v.Data[c*n:(c+1)*n], out.Data[c*m:(c+1)*m]
-			parallelFor(shape[2], func(lo, hi int) {
+			parallel.For(shape[2], 0, func(lo, hi int) {
 				for z := lo; z < hi; z++ {
 					sz := min(max(z+start[2], 0), Z-1)
 					for y := 0; y < shape[1]; y++ {

@@ -3,6 +3,8 @@ package volume
 import (
 	"fmt"
 	"math"
+
+	"github.com/msdkit/msdkit/pkg/parallel"
 )
 
 // Normalisation schemes (nnU-Net's names in brackets).
@@ -57,7 +59,7 @@ func (v *Volume) Normalize(c int, n Norm, mask []bool) (mean, std float64, err e
 		}
 		lo, hi := float32(n.Lower), float32(n.Upper)
 		m, inv := float32(n.Mean), float32(1/math.Max(n.Std, 1e-8))
-		parallelFor(len(d), func(a, b int) {
+		parallel.For(len(d), 0, func(a, b int) {
 			for i := a; i < b; i++ {
 				d[i] = (min(max(d[i], lo), hi) - m) * inv
 			}
@@ -91,7 +93,7 @@ func (v *Volume) Normalize(c int, n Norm, mask []bool) (mean, std float64, err e
 		}
 		std = math.Sqrt(s2 / float64(cnt))
 		m, inv := float32(mean), float32(1/math.Max(std, 1e-8))
-		parallelFor(len(d), func(a, b int) {
+		parallel.For(len(d), 0, func(a, b int) {
 			for i := a; i < b; i++ {
 				if use && !mask[i] {
 					d[i] = 0

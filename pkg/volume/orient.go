@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/msdkit/msdkit/pkg/parallel"
 )
 
 // Orientation says along which world axis each voxel axis runs. World
@@ -193,7 +195,7 @@ func permuteFlip(v *Volume, perm [3]int, flip [3]bool) *Volume {
 	n := v.NumVoxels()
 	for c := 0; c < v.Channels; c++ {
 		src, dst := v.Data[c*n:(c+1)*n], out.Data[c*n:(c+1)*n]
-		parallelFor(shape[2], func(lo, hi int) {
+		parallel.For(shape[2], 0, func(lo, hi int) {
 			for z := lo; z < hi; z++ {
 				for y := 0; y < shape[1]; y++ {
 					o := start[0] + start[1] + start[2] + z*step[2] + y*step[1]

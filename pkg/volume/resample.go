@@ -3,6 +3,8 @@ package volume
 import (
 	"fmt"
 	"math"
+
+	"github.com/msdkit/msdkit/pkg/parallel"
 )
 
 // Interp is an interpolation mode along one axis.
@@ -170,7 +172,7 @@ func (v *Volume) Resample(shape [3]int, modes [3]Interp) *Volume {
 	n, m := v.NumVoxels(), shape[0]*shape[1]*shape[2]
 	for c := 0; c < v.Channels; c++ {
 		src, dst := v.Data[c*n:(c+1)*n], out.Data[c*m:(c+1)*m]
-		parallelFor(shape[2], func(lo, hi int) {
+		parallel.For(shape[2], 0, func(lo, hi int) {
 			for z := lo; z < hi; z++ {
 				z0, z1, wz := X*Y*az.i0[z], X*Y*az.i1[z], az.w[z]
 				for y := 0; y < shape[1]; y++ {
@@ -213,7 +215,7 @@ func (v *Volume) ResampleLabels(shape [3]int, modes [3]Interp) (*Volume, error) 
 	ax, ay, az := newAxisMap(v.Shape[0], shape[0], modes[0]), newAxisMap(v.Shape[1], shape[1], modes[1]), newAxisMap(v.Shape[2], shape[2], modes[2])
 	X, Y := v.Shape[0], v.Shape[1]
 	src, dst := v.Data, out.Data
-	parallelFor(shape[2], func(lo, hi int) {
+	parallel.For(shape[2], 0, func(lo, hi int) {
 		var lab [8]float32
 		var wt [8]float32
 		var acc [MaxLabel + 1]float32
@@ -320,7 +322,7 @@ func resampleAxis(src []float32, shape [3]int, axis, m int, mode Interp) ([]floa
 	}
 	stride := [3]int{1, shape[0], shape[0] * shape[1]}[axis]
 	dst := make([]float32, out[0]*out[1]*out[2])
-	parallelFor(out[2], func(lo, hi int) {
+	parallel.For(out[2], 0, func(lo, hi int) {
 		var p [3]int
 		for z := lo; z < hi; z++ {
 			p[2] = z
