@@ -183,7 +183,7 @@ func runOne(repo, nbPath, outRoot string, timeout int, html bool) ([]string, err
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, err
 	}
-	env := append(os.Environ(), "JUPYTER_PATH="+filepath.Join(repo, ".jupyter"))
+	env := append(absPathEnv(os.Environ()), "JUPYTER_PATH="+filepath.Join(repo, ".jupyter"))
 	cmd := exec.Command("jupyter", "nbconvert", "--to", "notebook", "--execute",
 		"--ExecutePreprocessor.kernel_name=gonb",
 		fmt.Sprintf("--ExecutePreprocessor.timeout=%d", timeout),
@@ -215,6 +215,27 @@ func runOne(repo, nbPath, outRoot string, timeout int, html bool) ([]string, err
 		}
 	}
 	return problems, nil
+}
+
+// pathVars are environment variables holding folders; GoNB runs cells in the
+// notebook's folder, so relative values are made absolute first.
+var pathVars = []string{"MSD_DATA", "MSD_RUNS", "MSD_PLOT_DIR"}
+
+// absPathEnv returns env with the pathVars made absolute (from the working directory).
+func absPathEnv(env []string) []string {
+	out := make([]string, len(env))
+	for i, kv := range env {
+		out[i] = kv
+		k, v, _ := strings.Cut(kv, "=")
+		for _, name := range pathVars {
+			if k == name && v != "" && !filepath.IsAbs(v) {
+				if abs, err := filepath.Abs(v); err == nil {
+					out[i] = k + "=" + abs
+				}
+			}
+		}
+	}
+	return out
 }
 
 func tail(s string, n int) string {

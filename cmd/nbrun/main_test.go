@@ -57,3 +57,13 @@ func TestCheckOutputs(t *testing.T) {
 		})
 	}
 }
+
+func TestAbsPathEnv(t *testing.T) {
+	env := absPathEnv([]string{"MSD_DATA=../shared/data", "MSD_RUNS=/abs/runs", "HOME=rel", "MSD_PLOT_DIR="})
+	if !strings.HasPrefix(env[0], "MSD_DATA=/") || !strings.HasSuffix(env[0], "/shared/data") {
+		t.Errorf("MSD_DATA not made absolute: %q", env[0])
+	}
+	if env[1] != "MSD_RUNS=/abs/runs" || env[2] != "HOME=rel" || env[3] != "MSD_PLOT_DIR=" {
+		t.Errorf("changed other entries: %q", env[1:])
+	}
+}
