@@ -394,17 +394,7 @@ func (cp *convPlan) im2colQ(inN, col []float32, workers int) {
 			clear(qIdx)
 			for qp := range qPre {
 				dst := row[qp*Ql : (qp+1)*Ql]
-				base := c * cp.inSC
-				ok := true
-				for d := range last {
-					t := qIdx[d]*cp.s[d] + kIdx[d]*cp.kd[d] - cp.lo[d]
-					if t < 0 || t%cp.D[d] != 0 || t/cp.D[d] >= cp.X[d] {
-						ok = false
-						break
-					}
-					base += (t / cp.D[d]) * cp.inSX[d]
-				}
-				if ok {
+				if base, ok := cp.lineBase(c, qIdx, kIdx); ok {
 					fillLine(dst, inN, base, kIdx[last]*cp.kd[last]-cp.lo[last], cp.s[last], cp.X[last], cp.D[last], cp.inSX[last])
 				} else {
 					clear(dst)
@@ -464,6 +454,21 @@ func (cp *convPlan) col2im(dcol, outN []float32, tSO, workers int) {
 			}
 		}
 	})
+}
+
+// lineBase returns the input offset of channel c at the output position qIdx and kernel tap
+// kIdx along every spatial axis but the last, and false when that position falls in the
+// padding or between the points of a dilated input (the line is then all zeros).
+func (cp *convPlan) lineBase(c int, qIdx, kIdx []int) (int, bool) {
+	base := c * cp.inSC
+	for d := range cp.rank - 1 {
+		t := qIdx[d]*cp.s[d] + kIdx[d]*cp.kd[d] - cp.lo[d]
+		if t < 0 || t%cp.D[d] != 0 || t/cp.D[d] >= cp.X[d] {
+			return 0, false
+		}
+		base += (t / cp.D[d]) * cp.inSX[d]
+	}
+	return base, true
 }
 
 // scatterOutput copies canonical [N, O, Qp] into the output layout.

@@ -254,17 +254,7 @@ func (cp *convPlan) runGatherK(in, packed, target []float32, tSN, tSO int) error
 							rem /= cp.K[d]
 						}
 						dst := row[(l-l0)*Kl : (l-l0+1)*Kl]
-						base := c * cp.inSC
-						ok := true
-						for d := range last {
-							t := qIdx[d]*cp.s[d] + kIdx[d]*cp.kd[d] - cp.lo[d]
-							if t < 0 || t%cp.D[d] != 0 || t/cp.D[d] >= cp.X[d] {
-								ok = false
-								break
-							}
-							base += (t / cp.D[d]) * cp.inSX[d]
-						}
-						if ok {
+						if base, ok := cp.lineBase(c, qIdx, kIdx); ok {
 							fillLine(dst, inN, base, qIdx[last]*cp.s[last]-cp.lo[last], cp.kd[last], cp.X[last], cp.D[last], cp.inSX[last])
 						} else {
 							clear(dst)
