@@ -26,6 +26,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/msdkit/msdkit/pkg/parallel"
+
 	"github.com/msdkit/msdkit/pkg/atomicfile"
 
 	"github.com/msdkit/msdkit/pkg/volume"
@@ -152,30 +154,18 @@ func Compute(in Input, opt Options) (*Fingerprint, error) {
 	}
 	perCase := max(1, opt.TotalSamples/len(in.Cases))
 	results := make([]caseResult, len(in.Cases))
-	var next, done atomic.Int64
+	var done atomic.Int64
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(in.Cases) {
-					return
-				}
-				r := &results[i]
-				r.info, r.samples, r.err = computeCase(in.Cases[i], opt.Orientation, perCase, opt.Seed+uint64(i))
-				n := done.Add(1)
-				if opt.Progress != nil {
-					mu.Lock()
-					fmt.Fprintf(opt.Progress, "fingerprint %s: %d/%d cases\n", in.Name, n, len(in.Cases))
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	parallel.Each(len(in.Cases), workers, func(i int) {
+		r := &results[i]
+		r.info, r.samples, r.err = computeCase(in.Cases[i], opt.Orientation, perCase, opt.Seed+uint64(i))
+		n := done.Add(1)
+		if opt.Progress != nil {
+			mu.Lock()
+			fmt.Fprintf(opt.Progress, "fingerprint %s: %d/%d cases\n", in.Name, n, len(in.Cases))
+			mu.Unlock()
+		}
+	})
 	f := &Fingerprint{Dataset: in.Name, AxisOrder: "x,y,z", Orientation: opt.Orientation, Modalities: in.Modalities, Labels: in.Labels}
 	channels := -1
 	labelSet := map[int]bool{}

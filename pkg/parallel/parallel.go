@@ -4,6 +4,7 @@ package parallel
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // For calls fn(lo, hi) on up to workers contiguous chunks of [0, n) at once
@@ -30,6 +31,28 @@ func For(n, workers int, fn func(lo, hi int)) {
 		go func() {
 			defer wg.Done()
 			fn(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// Each calls fn(i) for every i in [0, n) from up to workers goroutines, handing
+// out the indices one at a time (for items of uneven cost, such as cases of a
+// dataset), and waits for them; workers <= 0 means GOMAXPROCS.
+func Each(n, workers int, fn func(i int)) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				fn(i)
+			}
 		}()
 	}
 	wg.Wait()

@@ -28,3 +28,17 @@ func TestFor(t *testing.T) {
 		}
 	}
 }
+
+func TestEach(t *testing.T) {
+	for _, n := range []int{0, 1, 5, 100} {
+		for _, w := range []int{-1, 0, 1, 3, 200} {
+			seen := make([]atomic.Int32, n)
+			Each(n, w, func(i int) { seen[i].Add(1) })
+			for i := range seen {
+				if seen[i].Load() != 1 {
+					t.Fatalf("n=%d w=%d: index %d visited %d times", n, w, i, seen[i].Load())
+				}
+			}
+		}
+	}
+}

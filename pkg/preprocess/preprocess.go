@@ -41,6 +41,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/msdkit/msdkit/pkg/parallel"
+
 	"github.com/msdkit/msdkit/pkg/atomicfile"
 
 	"github.com/msdkit/msdkit/pkg/fingerprint"
@@ -188,36 +190,24 @@ func Build(dir string, p *plans.Plans, cases []fingerprint.Case, opt Options) (*
 		workers = runtime.GOMAXPROCS(0)
 	}
 	errs := make([]error, len(cases))
-	var next, done, built atomic.Int64
+	var done, built atomic.Int64
 	var mu sync.Mutex
 	start := time.Now()
 	every := max(1, len(cases)/20)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(cases) {
-					return
-				}
-				c := cases[i]
-				path := filepath.Join(dir, c.ID+".case")
-				if opt.Force || !upToDate(path, hash, c) {
-					errs[i] = buildCase(path, hash, p, c)
-					built.Add(1)
-				}
-				n := done.Add(1)
-				if opt.Progress != nil && (int(n)%every == 0 || int(n) == len(cases)) {
-					mu.Lock()
-					fmt.Fprintf(opt.Progress, "preprocess %s: %d/%d cases, %.1f s\n", p.Dataset, n, len(cases), time.Since(start).Seconds())
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	parallel.Each(len(cases), workers, func(i int) {
+		c := cases[i]
+		path := filepath.Join(dir, c.ID+".case")
+		if opt.Force || !upToDate(path, hash, c) {
+			errs[i] = buildCase(path, hash, p, c)
+			built.Add(1)
+		}
+		n := done.Add(1)
+		if opt.Progress != nil && (int(n)%every == 0 || int(n) == len(cases)) {
+			mu.Lock()
+			fmt.Fprintf(opt.Progress, "preprocess %s: %d/%d cases, %.1f s\n", p.Dataset, n, len(cases), time.Since(start).Seconds())
+			mu.Unlock()
+		}
+	})
 	st.Built = int(built.Load())
 	st.UpToDate = len(cases) - st.Built
 	if err := errors.Join(errs...); err != nil {
@@ -287,18 +277,9 @@ func (c *Cache) Load(id string) (*Case, error) {
 func (c *Cache) LoadAll() ([]*Case, error) {
 	out := make([]*Case, len(c.Manifest.Cases))
 	errs := make([]error, len(out))
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < len(out); i = int(next.Add(1) - 1) {
-				out[i], errs[i] = c.Load(c.Manifest.Cases[i])
-			}
-		}()
-	}
-	wg.Wait()
+	parallel.Each(len(out), 0, func(i int) {
+		out[i], errs[i] = c.Load(c.Manifest.Cases[i])
+	})
 	return out, errors.Join(errs...)
 }
 
