@@ -498,16 +498,21 @@ func workersOr(w int) int {
 	return w
 }
 
-// parallelChunks runs body on up to workers goroutines; next hands out chunk indices 0..n-1.
+// parallelChunks runs body on up to workers goroutines; next hands worker w the chunk indices
+// w, w+workers, w+2*workers, ... below n. The assignment is fixed, so a body that accumulates its
+// chunks into a per-worker partial sum gives the same float32 result on every run (training
+// resumes bit-exactly).
 func parallelChunks(n, workers int, body func(worker int, next func() (int, bool))) {
 	workers = max(1, min(workers, n))
-	var counter atomic.Int64
-	next := func() (int, bool) {
-		i := int(counter.Add(1) - 1)
-		return i, i < n
+	run := func(w int) {
+		i := w - workers
+		body(w, func() (int, bool) {
+			i += workers
+			return i, i < n
+		})
 	}
 	if workers == 1 {
-		body(0, next)
+		run(0)
 		return
 	}
 	var wg sync.WaitGroup
@@ -515,7 +520,7 @@ func parallelChunks(n, workers int, body func(worker int, next func() (int, bool
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			body(w, next)
+			run(w)
 		}()
 	}
 	wg.Wait()
