@@ -23,7 +23,10 @@ type step struct {
 	native  *call
 	inputs  []int // value slots read
 	outputs []int // value slots written
-	name    string
+	// copies are value slots a sub-graph computes with the same SimpleGo op as an earlier output
+	// (SimpleGo merges identical ops): {source slot, copy slot}, filled with a copy after the run.
+	copies [][2]int
+	name   string
 }
 
 // Executable implements backends.Executable.
@@ -245,15 +248,23 @@ func (b *Builder) buildSubGraph(lvl int, calls []*call, externalUse []bool) (*st
 		return op, nil
 	}
 	var outOps []backends.Op
+	outSlot := make(map[backends.Op]int)
 	for _, c := range calls {
 		if err := buildCall(c); err != nil {
 			return nil, err
 		}
 		for _, v := range c.outputs {
-			if externalUse[v.id] {
-				outOps = append(outOps, local[v])
-				st.outputs = append(st.outputs, v.id)
+			if !externalUse[v.id] {
+				continue
 			}
+			op := local[v]
+			if src, dup := outSlot[op]; dup {
+				st.copies = append(st.copies, [2]int{src, v.id})
+				continue
+			}
+			outSlot[op] = v.id
+			outOps = append(outOps, op)
+			st.outputs = append(st.outputs, v.id)
 		}
 	}
 	if len(outOps) == 0 {
@@ -356,6 +367,15 @@ func (e *Executable) Execute(inputs []backends.Buffer, donate []bool, _ backends
 			for i, s := range st.outputs {
 				slots[s] = outs[i]
 				owned[s] = true
+			}
+			for _, cp := range st.copies {
+				buf, err := cloneBuffer(sg, slots[cp[0]])
+				if err != nil {
+					freeAll()
+					return nil, errors.WithMessagef(err, "fastcpu: executing %s", st.name)
+				}
+				slots[cp[1]] = buf
+				owned[cp[1]] = true
 			}
 			continue
 		}

@@ -208,3 +208,25 @@ func assertClose(t *testing.T, got, want []float32) {
 		}
 	}
 }
+
+// TestMergedSubGraphOutputs: two recorded values a SimpleGo sub-graph hands out can be one
+// SimpleGo op (Reverse over size-1 axes is composed as its input; bf16 convolution gradients of 1x1x1
+// kernels did this); each still gets its own buffer.
+func TestMergedSubGraphOutputs(t *testing.T) {
+	b := newBackend(t)
+	x := tensors.FromFlatDataAndDimensions([]float64{1, 2, 3.5, -4}, 4, 1, 1)
+	outs := graph.MustExecOnceN(b, func(x *graph.Node) []*graph.Node {
+		a := graph.AddScalar(x, 1)
+		r := graph.Reverse(a, 1, 2)
+		return []*graph.Node{graph.MulScalar(a, 2), r, a}
+	}, x)
+	want := [][]float64{{4, 6, 9, -6}, {2, 3, 4.5, -3}, {2, 3, 4.5, -3}}
+	for i, o := range outs {
+		got := tensors.MustCopyFlatData[float64](o)
+		for j := range got {
+			if got[j] != want[i][j] {
+				t.Fatalf("output %d = %v, want %v", i, got, want[i])
+			}
+		}
+	}
+}
