@@ -17,6 +17,12 @@
 // the 2^d sub-voxels ("pixel shuffle"): the two are the same linear map, and the latter has gradients
 // on every backend. Every convolution sets explicit strides and kernel dilations.
 //
+// Precision: with Config.Precision = PrecisionBF16 the network runs in mixed precision, as nnU-Net
+// does with autocast: the variables (master weights) stay float32, convolutions take bfloat16 inputs
+// and weights and produce bfloat16 feature maps (half the activation memory), instance norm
+// statistics are computed in float32, and the heads return float32 logits for the loss. bf16 is
+// only worth it where XLA runs it natively (GPUs): ForBackend turns it off on the CPU backends.
+//
 // Variables live under stable, ordered scopes relative to the given context: "enc_<l>/conv_<i>",
 // "dec_<l>/up", "dec_<l>/conv_<i>" and "seg_head/out_<l>", so transfer learning can load every
 // variable except the HeadScope.
@@ -26,6 +32,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	timage "github.com/gomlx/gomlx/pkg/core/tensors/images"
@@ -61,6 +69,12 @@ const (
 	DefaultNormEpsilon   = 1e-5
 )
 
+// Precisions of Config.Precision ("" means float32).
+const (
+	PrecisionFloat32 = "float32"
+	PrecisionBF16    = "bf16"
+)
+
 // HeadScope is the scope (relative to the model's context) of the segmentation heads: the only
 // class-specific variables, left out when fine-tuning a model on a task with other classes.
 const HeadScope = "seg_head"
@@ -78,6 +92,9 @@ type Config struct {
 
 	NegativeSlope float64 // LeakyReLU slope
 	NormEpsilon   float64 // instance norm epsilon
+
+	// Precision is PrecisionFloat32 (or "") or PrecisionBF16 (mixed precision, see the package doc).
+	Precision string `json:",omitempty"`
 }
 
 // FromContext returns a copy of cfg with zero fields taken from ctx's parameters (or the defaults).
@@ -127,8 +144,49 @@ func (cfg Config) Validate() error {
 		return fmt.Errorf("unet: Levels must be in [1,12], got %d", cfg.Levels)
 	case cfg.ConvsPerLevel < 1:
 		return fmt.Errorf("unet: ConvsPerLevel must be >= 1, got %d", cfg.ConvsPerLevel)
+	case cfg.Precision != "" && cfg.Precision != PrecisionFloat32 && cfg.Precision != PrecisionBF16:
+		return fmt.Errorf("unet: unknown precision %q (want %q or %q)", cfg.Precision, PrecisionFloat32, PrecisionBF16)
 	}
 	return nil
+}
+
+// computeDType is the dtype of the feature maps for variables of dtype master.
+func (cfg Config) computeDType(master dtypes.DType) dtypes.DType {
+	if cfg.Precision == PrecisionBF16 {
+		return dtypes.BFloat16
+	}
+	return master
+}
+
+// masterDType is the dtype of the variables that act on feature maps of dtype dt: the input's
+// dtype (float32, or float64 in gradient checks), float32 for bfloat16 feature maps.
+func masterDType(dt dtypes.DType) dtypes.DType {
+	if dt == dtypes.BFloat16 {
+		return dtypes.Float32
+	}
+	return dt
+}
+
+// PrecisionFor returns the precision to run a requested one with on the backend named backendName
+// (backends.Backend.Name), and a note when it differs. bf16 runs on XLA; GoMLX's pure-Go backends,
+// fastcpu included, would emulate it far slower than float32, so there it falls back to float32.
+func PrecisionFor(requested, backendName string) (precision, note string) {
+	if requested != PrecisionBF16 || backendName == xlaBackendName {
+		return requested, ""
+	}
+	return PrecisionFloat32, fmt.Sprintf("bf16 mixed precision needs XLA; backend %s computes in float32", backendName)
+}
+
+// xlaBackendName is GoMLX's xla.BackendName, spelled out so that this package does not link the
+// PJRT plugin loader.
+const xlaBackendName = "xla"
+
+// ForBackend returns cfg with the precision the backend runs (see PrecisionFor) and the note, if any.
+// The variables are float32 either way, so a model trained in one precision runs in the other.
+func (cfg Config) ForBackend(b backends.Backend) (Config, string) {
+	var note string
+	cfg.Precision, note = PrecisionFor(cfg.Precision, b.Name())
+	return cfg, note
 }
 
 // Filters returns the number of filters of level l.
@@ -213,15 +271,20 @@ func BuildAll(ctx *context.Context, cfg Config, x *graph.Node) []*graph.Node {
 	if cfg.Levels == 1 {
 		heads = append(heads, conv(headCtx.Inf("out_%d", 0), cfg, h, cfg.NumClasses, 1, 1, true))
 	}
-	// Reverse: finest first.
+	// Reverse: finest first; logits in the input's dtype (float32 under bf16) for the loss.
 	for i, j := 0, len(heads)-1; i < j; i, j = i+1, j-1 {
 		heads[i], heads[j] = heads[j], heads[i]
+	}
+	for i, h := range heads {
+		heads[i] = graph.ConvertDType(h, masterDType(x.DType()))
 	}
 	return heads
 }
 
 // conv is a channels-first convolution with "same" padding, explicit strides and kernel dilations 1.
-// Weights are [out, in, k...], He-normal initialised (fan-in = in*k^d); optional zero-initialised bias.
+// Weights are [out, in, k...] in the master dtype (see masterDType), He-normal initialised
+// (fan-in = in*k^d); optional zero-initialised bias. It computes in cfg's precision and returns
+// feature maps of that dtype.
 func conv(ctx *context.Context, cfg Config, x *graph.Node, out, kernel, stride int, bias bool) *graph.Node {
 	in := x.Shape().Dimensions[1]
 	dims := []int{out, in}
@@ -231,19 +294,21 @@ func conv(ctx *context.Context, cfg Config, x *graph.Node, out, kernel, stride i
 		fanIn *= kernel
 	}
 	std := math.Sqrt(2 / float64(fanIn))
-	dtype := x.DType()
-	wShape := shapes.Make(dtype, dims...)
+	master := masterDType(x.DType())
+	wShape := shapes.Make(master, dims...)
 	w := ctx.WithInitializer(func(g *graph.Graph, s shapes.Shape) *graph.Node {
 		return graph.MulScalar(ctx.RandomNormal(g, s), std)
 	}).VariableWithShape("weights", wShape).ValueGraph(x.Graph())
+	dtype := cfg.computeDType(master)
+	x, w = graph.ConvertDType(x, dtype), graph.ConvertDType(w, dtype)
 	ones := make([]int, cfg.Dims)
 	for i := range ones {
 		ones[i] = 1
 	}
 	y := graph.Convolve(x, w).ChannelsAxis(timage.ChannelsFirst).Strides(stride).DilationPerAxis(ones...).PadSame().Done()
 	if bias {
-		b := ctx.WithInitializer(zerosInit).VariableWithShape("bias", shapes.Make(dtype, out)).ValueGraph(x.Graph())
-		y = graph.Add(y, graph.Reshape(b, channelShape(out, cfg.Dims)...))
+		b := ctx.WithInitializer(zerosInit).VariableWithShape("bias", shapes.Make(master, out)).ValueGraph(x.Graph())
+		y = graph.Add(y, graph.Reshape(graph.ConvertDType(b, dtype), channelShape(out, cfg.Dims)...))
 	}
 	return y
 }
@@ -269,8 +334,11 @@ func convBlock(ctx *context.Context, cfg Config, x *graph.Node, out, stride int)
 }
 
 // InstanceNorm normalises x [B, C, spatial...] over its spatial axes per (sample, channel) and
-// applies a learned per-channel scale ("gamma", init 1) and offset ("beta", init 0).
+// applies a learned per-channel scale ("gamma", init 1) and offset ("beta", init 0). Statistics and
+// variables are float32 for bfloat16 input (see masterDType); it returns x's dtype.
 func InstanceNorm(ctx *context.Context, x *graph.Node, eps float64) *graph.Node {
+	inDType := x.DType()
+	x = graph.ConvertDType(x, masterDType(inDType))
 	c := x.Shape().Dimensions[1]
 	dims := x.Rank() - 2
 	axes := make([]int, dims)
@@ -285,7 +353,8 @@ func InstanceNorm(ctx *context.Context, x *graph.Node, eps float64) *graph.Node 
 	gamma := ctx.WithInitializer(onesInit).VariableWithShape("gamma", shapes.Make(x.DType(), c)).ValueGraph(g)
 	beta := ctx.WithInitializer(zerosInit).VariableWithShape("beta", shapes.Make(x.DType(), c)).ValueGraph(g)
 	scale := graph.Mul(invStd, graph.Reshape(gamma, channelShape(c, dims)...))
-	return graph.Add(graph.Mul(centered, scale), graph.Reshape(beta, channelShape(c, dims)...))
+	y := graph.Add(graph.Mul(centered, scale), graph.Reshape(beta, channelShape(c, dims)...))
+	return graph.ConvertDType(y, inDType)
 }
 
 // upsample is a kernel-2 stride-2 transposed convolution x [B, Cin, s...] -> [B, out, 2s...], written as
