@@ -84,6 +84,7 @@ func planCmd(args []string) error {
 	data := fs.String("data", msd.DataRoot(), "MSD data root")
 	budget := fs.String("budget", "", `memory budget, e.g. "GPU 8 GB" (default) or "CPU RAM 4 GB"`)
 	base := fs.Int("base-filters", 0, "filters of the first level (default 32)")
+	precision := fs.String("precision", "", "training precision the memory estimate counts: bf16 (mixed) or float32 (default: bf16 for GPU budgets, float32 for CPU ones)")
 	out := fs.String("o", "plans.json", "output plans file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -99,7 +100,7 @@ func planCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := plans.Make(fp, plans.Options{Budget: *budget, BaseFilters: *base})
+	p, err := plans.Make(fp, plans.Options{Budget: *budget, BaseFilters: *base, Precision: *precision})
 	if err != nil {
 		return err
 	}
@@ -108,7 +109,7 @@ func planCmd(args []string) error {
 	}
 	for _, name := range []string{plans.Config3D, plans.Config2D} {
 		if c, ok := p.Configurations[name]; ok {
-			fmt.Printf("%s: patch %v (x,y,z), batch %d, filters %v\n", name, c.PatchSize, c.BatchSize, c.Filters)
+			fmt.Printf("%s: patch %v (x,y,z), batch %d, filters %v, %s\n", name, c.PatchSize, c.BatchSize, c.Filters, p.Precision)
 		}
 	}
 	fmt.Println("wrote", *out)
@@ -131,6 +132,7 @@ func trainCmd(args []string) error {
 	schedule := fs.String("schedule", "poly", "learning rate schedule: poly, cosine or constant")
 	batch := fs.Int("batch", 0, "batch size (default: the plan's)")
 	baseFilters := fs.Int("base-filters", 0, "override the plan's first-level filters")
+	precision := fs.String("precision", "", "override the plan's precision: bf16 (mixed, XLA only) or float32")
 	valEvery := fs.Int("val-every", 250, "steps between validations on fixed patches")
 	ckptEvery := fs.Int("checkpoint-every", 250, "steps between checkpoints")
 	pretrained := fs.String("pretrained", "", "run directory to initialise from (all but the segmentation head)")
@@ -155,6 +157,12 @@ func trainCmd(args []string) error {
 			return fmt.Errorf("train: %s has no configuration %q", *plansPath, *config)
 		}
 		c.BaseFilters = *baseFilters
+	}
+	if *precision != "" {
+		p.Precision = *precision
+		if err := p.Validate(); err != nil {
+			return fmt.Errorf("train: -precision: %w", err)
+		}
 	}
 	be, _, err := backend.NewWith(os.Stderr, *backendFlag)
 	if err != nil {

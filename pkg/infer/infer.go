@@ -75,6 +75,7 @@ func New(backend backends.Backend, ctx *context.Context, cfg unet.Config, patch 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg, _ = cfg.ForBackend(backend) // bf16 only on XLA; the weights are float32 either way.
 	if err := cfg.CheckPatch(patch); err != nil {
 		return nil, err
 	}

@@ -53,6 +53,11 @@ func Parse(b []byte) (*Plans, error) {
 	if err := dec.Decode(&p); err != nil {
 		return nil, err
 	}
+	if p.Precision == "" {
+		if b, err := ParseBudget(p.Budget); err == nil {
+			p.Precision = DefaultPrecision(b.Kind)
+		}
+	}
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -66,6 +71,9 @@ func (p *Plans) Validate() error {
 	}
 	if p.AxisOrder != "x,y,z" {
 		return fmt.Errorf("axis_order %q, want \"x,y,z\"", p.AxisOrder)
+	}
+	if err := checkPrecision(p.Precision); err != nil {
+		return err
 	}
 	if _, err := volume.ParseOrientation(p.Orientation); err != nil {
 		return fmt.Errorf("orientation: %w", err)

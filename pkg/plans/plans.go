@@ -31,7 +31,11 @@
 //     that stage's size and width, plus input and output) times bytes per
 //     element. The bytes per element are calibrated so that "GPU 8 GB" equals
 //     nnU-Net's reference (520e6*32/30 elements per sample at batch 2, mixed
-//     precision); CPU budgets count float32 training, twice that per element.
+//     precision); float32 training counts twice that per element.
+//   - Precision: bf16 mixed precision for GPU budgets (XLA runs it natively;
+//     it halves the activation memory, so an 8 GB card trains nnU-Net's
+//     full-resolution patches), float32 for CPU budgets. Options.Precision
+//     overrides it; the value is unet.Config.Precision's.
 //   - Filters: BaseFilters doubling per level, capped at 320 (3D) or 512 (2D).
 //   - Normalisation: CT channels use the dataset foreground statistics (clip to
 //     the 0.5/99.5 percentiles, z-score); other channels are z-scored per image,
@@ -68,6 +72,9 @@ const (
 type Options struct {
 	// Budget such as "GPU 8 GB" (default) or "CPU RAM 4 GB".
 	Budget string
+	// Precision of training: PrecisionBF16 or PrecisionFloat32 (default: by
+	// the budget's kind, DefaultPrecision).
+	Precision string
 	// BaseFilters of the first level (32).
 	BaseFilters int
 	// MaxFilters3D (320) and MaxFilters2D (512) cap the width.
@@ -131,6 +138,9 @@ type Plans struct {
 	// Budget the plan was made for, as given and in bytes.
 	Budget      string `json:"memory_budget"`
 	BudgetBytes int64  `json:"memory_budget_bytes"`
+	// Precision of training the memory estimate counts (PrecisionBF16 or
+	// PrecisionFloat32). Plans written without it get DefaultPrecision.
+	Precision string `json:"precision"`
 	// Orientation the volumes are reoriented to.
 	Orientation string `json:"orientation"`
 	// CropNonzero crops cases to the nonzero region of the image.
@@ -188,12 +198,33 @@ const (
 	GPUBytesPerElement = referenceBytes / (referenceBatch * referenceElements)
 )
 
-// BytesPerElement returns the memory per counted element for a device kind.
-func BytesPerElement(kind string) float64 {
+// Precisions of training (the values of unet.Config.Precision).
+const (
+	PrecisionBF16    = "bf16"    // mixed precision: bfloat16 feature maps, float32 weights
+	PrecisionFloat32 = "float32" // everything float32
+)
+
+// DefaultPrecision is the precision for a budget kind: bf16 on a GPU, float32 on a CPU.
+func DefaultPrecision(kind string) string {
 	if kind == "CPU" {
-		return 2 * GPUBytesPerElement
+		return PrecisionFloat32
 	}
-	return GPUBytesPerElement
+	return PrecisionBF16
+}
+
+// BytesPerElement returns the memory per counted element for a precision.
+func BytesPerElement(precision string) float64 {
+	if precision == PrecisionBF16 {
+		return GPUBytesPerElement
+	}
+	return 2 * GPUBytesPerElement
+}
+
+func checkPrecision(precision string) error {
+	if precision != PrecisionBF16 && precision != PrecisionFloat32 {
+		return fmt.Errorf("precision %q, want %q or %q", precision, PrecisionBF16, PrecisionFloat32)
+	}
+	return nil
 }
 
 // Make computes the plan for a fingerprint.
@@ -203,13 +234,19 @@ func Make(fp *fingerprint.Fingerprint, opt Options) (*Plans, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opt.Precision == "" {
+		opt.Precision = DefaultPrecision(budget.Kind)
+	}
+	if err := checkPrecision(opt.Precision); err != nil {
+		return nil, fmt.Errorf("plans: %w", err)
+	}
 	if len(fp.Cases) == 0 {
 		return nil, fmt.Errorf("plans: fingerprint of %q has no cases", fp.Dataset)
 	}
 	p := &Plans{
 		Version: Version, Dataset: fp.Dataset, AxisOrder: "x,y,z",
 		Note:   "Arrays are in x,y,z order of the volumes reoriented to 'orientation' (nnU-Net prints z,y,x). Edit freely; Load validates.",
-		Budget: opt.Budget, BudgetBytes: budget.Bytes, Orientation: opt.Orientation, CropNonzero: true,
+		Budget: opt.Budget, BudgetBytes: budget.Bytes, Precision: opt.Precision, Orientation: opt.Orientation, CropNonzero: true,
 		AnisotropyThreshold: volume.AnisotropyThreshold, ImageInterpolation: opt.ImageInterpolation, NumCases: len(fp.Cases), LabelNames: fp.Labels,
 		Configurations: map[string]*Config{},
 	}
@@ -464,7 +501,7 @@ func configure(axes []int, target [3]float64, median [3]int, datasetVoxels float
 	} else {
 		copy(patch, med)
 	}
-	bpe := BytesPerElement(budget.Kind)
+	bpe := BytesPerElement(opt.Precision)
 	topo := PoolAndConv(spacing, patch, opt.MinFeatureMap)
 	perSample := func(t Topology) float64 {
 		return bpe * Elements(t.Patch, t.PoolKernels, opt.BaseFilters, maxFilters, channels, numClasses, opt.ConvPerStage)

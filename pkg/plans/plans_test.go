@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -180,6 +181,52 @@ func TestPlanRules(t *testing.T) {
 	}
 	if _, err := Make(fps[1], Options{Budget: "1000"}); err == nil {
 		t.Error("1 MB budget accepted")
+	}
+}
+
+// TestPrecision: GPU budgets plan bf16 mixed precision, CPU budgets float32; float32 counts twice
+// the bytes per element, so on the same budget it gets a smaller patch or batch.
+func TestPrecision(t *testing.T) {
+	fp := synthFP(40, [3]float64{0.8, 0.8, 2.5}, [3]int{400, 400, 120}, "CT")
+	plan := func(o Options) *Plans {
+		t.Helper()
+		p, err := Make(fp, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	gpu, cpu := plan(Options{Budget: "GPU 8 GB"}), plan(Options{Budget: "CPU RAM 8 GB"})
+	if gpu.Precision != PrecisionBF16 || cpu.Precision != PrecisionFloat32 {
+		t.Errorf("precisions GPU %q, CPU %q; want bf16, float32", gpu.Precision, cpu.Precision)
+	}
+	gpu32 := plan(Options{Budget: "GPU 8 GB", Precision: PrecisionFloat32})
+	if !reflect.DeepEqual(gpu32.Configurations, cpu.Configurations) {
+		t.Errorf("float32 on GPU 8 GB planned otherwise than float32 on CPU 8 GB")
+	}
+	b16, f32 := gpu.Configurations[Config3D], gpu32.Configurations[Config3D]
+	if prod(f32.PatchSize)*f32.BatchSize >= prod(b16.PatchSize)*b16.BatchSize {
+		t.Errorf("float32 patch %v batch %d is not smaller than bf16 patch %v batch %d",
+			f32.PatchSize, f32.BatchSize, b16.PatchSize, b16.BatchSize)
+	}
+	if _, err := Make(fp, Options{Precision: "fp16"}); err == nil || !strings.Contains(err.Error(), "fp16") {
+		t.Errorf("precision fp16 accepted: %v", err)
+	}
+	// A plan written before the field existed reads with its budget's default.
+	raw, err := cpu.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := strings.Replace(string(raw), `"precision": "float32",`, "", 1)
+	if old == string(raw) {
+		t.Fatal("precision field not found in the plan JSON")
+	}
+	q, err := Parse([]byte(old))
+	if err != nil || q.Precision != PrecisionFloat32 {
+		t.Errorf("plan without precision: %v, precision %q", err, q.Precision)
+	}
+	if _, err := Parse([]byte(strings.Replace(string(raw), `"precision": "float32"`, `"precision": "half"`, 1))); err == nil {
+		t.Error("precision half accepted")
 	}
 }
 

@@ -41,7 +41,7 @@ func (s SamplerSource) SetState(b []byte) error { return s.S.SetState(b) }
 // FromPlans returns the network and patch of a plan's configuration (plans.Config3D or
 // plans.Config2D). The patch is in tensor order: (z, y, x), or (y, x) for 2D (slices along z).
 // The U-Net pools every axis at every level, so it gets min(pools per axis)+1 levels; deep
-// supervision is on, as in nnU-Net.
+// supervision is on, as in nnU-Net, and the precision is the plan's.
 func FromPlans(p *plans.Plans, config string) (unet.Config, []int, error) {
 	c, ok := p.Configurations[config]
 	if !ok {
@@ -55,7 +55,7 @@ func FromPlans(p *plans.Plans, config string) (unet.Config, []int, error) {
 	}
 	cfg := unet.Config{Dims: c.Dims, InChannels: len(p.Normalization), NumClasses: len(p.Labels),
 		BaseFilters: c.BaseFilters, MaxFilters: c.MaxFilters, Levels: levels + 1, ConvsPerLevel: c.ConvPerStage,
-		DeepSupervision: true}
+		DeepSupervision: true, Precision: p.Precision}
 	var patch []int
 	switch c.Dims {
 	case 3:

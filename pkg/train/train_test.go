@@ -291,6 +291,30 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 }
 
+// TestPrecisionOnCPU: a bf16 model trains in float32 on the CPU backend, model.json says so, and
+// the same directory still opens as the same model when bf16 is asked for again.
+func TestPrecisionOnCPU(t *testing.T) {
+	backend := testBackend(t)
+	dir := t.TempDir()
+	cfg := smallModel(2)
+	cfg.Precision = unet.PrecisionBF16
+	info := ModelInfo{Model: cfg, Patch: []int{16, 16}, Options: Options{Quiet: true}}
+	run, err := New(backend, dir, info, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Info.Model.Precision != unet.PrecisionFloat32 {
+		t.Errorf("bf16 on %s runs in %q, want float32", backend.Name(), run.Info.Model.Precision)
+	}
+	saved, err := ReadModelInfo(dir)
+	if err != nil || saved.Model.Precision != unet.PrecisionFloat32 {
+		t.Errorf("model.json precision %v, %v", saved, err)
+	}
+	if _, err := New(backend, dir, info, nil); err != nil {
+		t.Errorf("reopening the run with bf16 asked for: %v", err)
+	}
+}
+
 func TestCurvesFigure(t *testing.T) {
 	h := []Record{{Step: 1, Loss: 2}, {Step: 2, Loss: 1.5, ValDice: []float64{0.3, 0.5}, MeanDice: 0.4}, {Step: 3, Loss: 1.2}}
 	png, err := CurvesFigure(h)

@@ -99,6 +99,12 @@ func New(backend backends.Backend, dir string, info ModelInfo, src BatchSource) 
 	if err := info.Model.CheckPatch(info.Patch); err != nil {
 		return nil, err
 	}
+	// The precision the backend runs (bf16 only on XLA); model.json records it.
+	var note string
+	info.Model, note = info.Model.ForBackend(backend)
+	if note != "" && !opts.Quiet {
+		fmt.Println(note)
+	}
 	if err := os.MkdirAll(filepath.Join(dir, CheckpointsDir), 0o755); err != nil {
 		return nil, fmt.Errorf("train: creating run directory: %w", err)
 	}
@@ -146,6 +152,8 @@ func (r *Run) writeOrCheckModelInfo() error {
 		if err := json.Unmarshal(data, &old); err != nil {
 			return fmt.Errorf("train: %s: %w", path, err)
 		}
+		// The variables are the same in any precision: a run may resume in another one.
+		old.Model.Precision = r.Info.Model.Precision
 		if !reflect.DeepEqual(old.Model, r.Info.Model) || !reflect.DeepEqual(old.Patch, r.Info.Patch) {
 			return fmt.Errorf("train: %s describes another model (%+v, patch %v) than this run (%+v, patch %v): use a new directory",
 				path, old.Model, old.Patch, r.Info.Model, r.Info.Patch)

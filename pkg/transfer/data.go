@@ -113,10 +113,8 @@ func Compatible(p *plans.Plans, t Topology, b Budget, spacing [3]float64) (*plan
 		c.ConvKernels = append(c.ConvKernels, []int{3, 3, 3})
 		c.Filters = append(c.Filters, min(t.BaseFilters<<l, t.MaxFilters))
 	}
-	if bud, err := plans.ParseBudget(q.Budget); err == nil {
-		c.EstimatedBytes = int64(plans.Elements(c.PatchSize, c.PoolKernels, t.BaseFilters, t.MaxFilters, len(q.Normalization), len(q.Labels), t.ConvsPerLevel) *
-			plans.BytesPerElement(bud.Kind) * float64(c.BatchSize))
-	}
+	c.EstimatedBytes = int64(plans.Elements(c.PatchSize, c.PoolKernels, t.BaseFilters, t.MaxFilters, len(q.Normalization), len(q.Labels), t.ConvsPerLevel) *
+		plans.BytesPerElement(q.Precision) * float64(c.BatchSize))
 	delete(q.Configurations, plans.Config2D)
 	q.Note = fmt.Sprintf("transfer: 3d_fullres rewritten to the shared topology %+v, patch %v, batch %d", t, b.Patch, b.BatchSize)
 	if err := q.Validate(); err != nil {
