@@ -13,7 +13,7 @@ PORT ?= 8888
 # fall back to generated phantoms when no data is found.
 SHARED_DATA := $(wildcard ../shared/data)
 
-.PHONY: help setup test gotest nbtest jupyter-check run jupyter clean
+.PHONY: help setup test gotest nbtest jupyter-check run jupyter gpu-bundle clean
 
 help:
 	@sed -n '1,7p' Makefile | sed 's/^# \{0,1\}//'
@@ -47,6 +47,16 @@ jupyter: setup
 	@echo "serving notebooks/ on http://127.0.0.1:$(PORT)/ (the login URL with its token follows; Ctrl-C stops)"
 	JUPYTER_PATH=$(CURDIR)/.jupyter jupyter notebook --no-browser --ip=127.0.0.1 --port=$(PORT) \
 	  --notebook-dir=$(CURDIR)/notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# gpu-bundle prepares the GPU check (cmd/unetbench/gpu_check.sh) for a machine without Go:
+# linux/amd64 unetbench and msdkit, plus a copy of Task04 from $$MSD_DATA (default the shared
+# copy) in $(OUT)/gpu. Run there: bash cmd/unetbench/gpu_check.sh $(OUT)/gpu OUTDIR
+gpu-bundle:
+	mkdir -p $(OUT)/gpu/bin $(OUT)/gpu/data
+	GOOS=linux GOARCH=amd64 go build -ldflags "-s -w" -o $(OUT)/gpu/bin/ ./cmd/unetbench ./cmd/msdkit
+	rm -rf $(OUT)/gpu/data/Task04_Hippocampus
+	cp -r $${MSD_DATA:-$(or $(SHARED_DATA),data)}/Task04_Hippocampus $(OUT)/gpu/data/
+	du -sh $(OUT)/gpu
 
 clean:
 	rm -rf $(OUT)

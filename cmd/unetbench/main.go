@@ -5,6 +5,12 @@
 //
 //	go run ./cmd/unetbench                 # both nets, 5 steps each
 //	go run ./cmd/unetbench -nets 3d -steps 3 -torch ""   # without PyTorch
+//	unetbench -backend xla:/abs/xla_cuda_plugin.so -torch-device cuda -precision bf16   # on a GPU
+//
+// The backend is chosen by pkg/backend (-backend, else MSDKIT_BACKEND/GOMLX_BACKEND, else
+// automatic). With -precision bf16 both sides train in bf16 mixed precision (ours: unet's
+// PrecisionBF16, on XLA only; PyTorch: autocast). On a GPU the table adds PyTorch's peak allocated
+// memory and the GPU memory nvidia-smi reports in use after our steps (XLA's pool included).
 //
 // PyTorch: Debian's python3-torch (/usr/bin/python3), torch.set_num_threads(GOMAXPROCS-sized, see
 // -torch-threads). The twin network (torch_twin.py, embedded) is the same architecture: conv3
@@ -37,6 +43,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/train"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
+	msdbackend "github.com/msdkit/msdkit/pkg/backend"
 	"github.com/msdkit/msdkit/pkg/fastcpu"
 	"github.com/msdkit/msdkit/pkg/fastcpu/gemm"
 	"github.com/msdkit/msdkit/pkg/unet"
@@ -62,9 +69,11 @@ var nets = map[string]netSpec{
 func main() {
 	netsFlag := flag.String("nets", "3d,2d", "comma-separated nets to run: 3d, 2d")
 	steps := flag.Int("steps", 5, "timed steps per net (after one warm-up step)")
-	backendCfg := flag.String("backend", fastcpu.BackendName, "GoMLX backend config for our side")
+	backendCfg := flag.String("backend", "", "GoMLX backend config for our side (default: pkg/backend's choice)")
+	precision := flag.String("precision", unet.PrecisionFloat32, "float32 or bf16 (mixed precision, XLA only; PyTorch autocast)")
 	python := flag.String("torch", "/usr/bin/python3", "python with torch for the PyTorch twin; empty to skip")
 	torchThreads := flag.Int("torch-threads", 2, "torch.set_num_threads")
+	torchDevice := flag.String("torch-device", "cpu", "PyTorch device: cpu or cuda")
 	profile := flag.String("stats", "", "print per-op-kind fastcpu statistics: set to any value")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	flag.Parse()
@@ -79,16 +88,25 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 
-	backend, err := backends.NewWithConfig(*backendCfg)
+	backend, _, err := msdbackend.NewWith(os.Stdout, *backendCfg)
 	if err != nil {
 		fail(err)
 	}
-	fmt.Printf("backend %s, GOMAXPROCS %d, gemm kernel %s, %s\n", backend.Name(), runtime.GOMAXPROCS(0), gemm.Kernel(), loadavg())
+	if *precision != unet.PrecisionFloat32 && *precision != unet.PrecisionBF16 {
+		fail(fmt.Errorf("-precision %q: want %s or %s", *precision, unet.PrecisionFloat32, unet.PrecisionBF16))
+	}
+	prec, note := unet.PrecisionFor(*precision, backend.Name())
+	if note != "" {
+		fmt.Println(note)
+	}
+	fmt.Printf("backend %s, precision %s, GOMAXPROCS %d, gemm kernel %s, %s\n", backend.Name(), prec, runtime.GOMAXPROCS(0), gemm.Kernel(), loadavg())
 	type row struct {
 		spec              netSpec
 		ours, torch       []float64
 		oursCPU, torchCPU []float64
 		flops             float64
+		torchPeakMiB      string
+		gpuUsedMiB        string
 		conv              fastcpu.OpStats
 		all               fastcpu.Stats
 	}
@@ -98,11 +116,12 @@ func main() {
 		if !ok {
 			fail(fmt.Errorf("unknown net %q (have 3d, 2d)", name))
 		}
+		spec.cfg.Precision = prec
 		r := row{spec: spec, flops: unet.FLOPs(spec.cfg, spec.patch, spec.batch)}
 		fmt.Printf("\n%s: %.1f GFLOP per training step (3x forward convolutions)\n", spec.name, r.flops/1e9)
 		var tw *twin
 		if *python != "" {
-			tw, err = startTwin(*python, *torchThreads, spec)
+			tw, err = startTwin(*python, *torchThreads, *torchDevice, prec == unet.PrecisionBF16, spec)
 			if err != nil {
 				fmt.Printf("PyTorch twin unavailable: %v\n", err)
 				tw = nil
@@ -141,8 +160,9 @@ func main() {
 			}
 			fmt.Println(line)
 		}
+		r.gpuUsedMiB = gpuMemoryUsed()
 		if tw != nil {
-			tw.close()
+			r.torchPeakMiB = tw.close()
 		}
 		r.all = fastcpu.ReadStats()
 		r.conv = r.all["ConvGeneral"]
@@ -177,7 +197,25 @@ func main() {
 		fmt.Printf("| %s | %.3f | %.3f | %.1f | %s | %s | %s | %s | %s | %.1f | %.0f%% |\n", r.spec.name, o, oc, r.flops/o/1e9, ts, tcs, tg,
 			ratio, ratioCPU, r.conv.GFLOPS(), 100*r.conv.GFLOPS()/peak)
 	}
+	for _, r := range rows {
+		if r.torchPeakMiB != "" || r.gpuUsedMiB != "" {
+			fmt.Printf("%s: GPU memory in use after our steps (nvidia-smi, XLA's pool included) %s MiB; PyTorch peak allocated %s MiB\n",
+				r.spec.name, r.gpuUsedMiB, r.torchPeakMiB)
+		}
+	}
 	fmt.Printf("\npeak RSS of this process (VmHWM): %s; machine peak %s; %s\n", vmHWM(), peakDesc, loadavg())
+}
+
+// gpuMemoryUsed is nvidia-smi's memory.used of the first GPU in MiB, or "" without one.
+func gpuMemoryUsed() string {
+	if _, err := exec.LookPath("nvidia-smi"); err != nil {
+		return ""
+	}
+	out, err := exec.Command("nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
 }
 
 // goStep builds a GoMLX trainer for spec and returns a function running one training step.
@@ -221,7 +259,7 @@ type twin struct {
 	dir string
 }
 
-func startTwin(python string, threads int, spec netSpec) (*twin, error) {
+func startTwin(python string, threads int, device string, bf16 bool, spec netSpec) (*twin, error) {
 	dir, err := os.MkdirTemp("", "unetbench")
 	if err != nil {
 		return nil, err
@@ -236,7 +274,11 @@ func startTwin(python string, threads int, spec netSpec) (*twin, error) {
 		args = append(args, strconv.Itoa(p))
 	}
 	cmd := exec.Command(python, args...)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("TORCH_THREADS=%d", threads), fmt.Sprintf("OMP_NUM_THREADS=%d", threads))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("TORCH_THREADS=%d", threads), fmt.Sprintf("OMP_NUM_THREADS=%d", threads),
+		"TORCH_DEVICE="+device)
+	if bf16 {
+		cmd.Env = append(cmd.Env, "TORCH_BF16=1")
+	}
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -286,11 +328,18 @@ func cpuSeconds() float64 {
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
-func (t *twin) close() {
+// close stops the twin and returns its peak GPU memory in MiB ("" on a CPU).
+func (t *twin) close() (peakMiB string) {
 	_, _ = io.WriteString(t.in, "quit\n")
 	_ = t.in.Close()
+	for t.out.Scan() {
+		if v, ok := strings.CutPrefix(t.out.Text(), "peak_mib "); ok {
+			peakMiB = v
+		}
+	}
 	_ = t.cmd.Wait()
 	_ = os.RemoveAll(t.dir)
+	return peakMiB
 }
 
 func median(v []float64) float64 {

@@ -1,11 +1,15 @@
 # PyTorch twin of msdkit's pkg/unet U-Net training step, driven by cmd/unetbench.
 # Usage: python3 torch_twin.py DIMS IN_CH CLASSES BASE LEVELS BATCH S0 S1 [S2] ; then one line per
 # command on stdin: "step" runs one training step and prints its wall and CPU times in seconds and the loss; "quit" exits.
-import sys, time, torch
+# Environment: TORCH_THREADS (CPU threads), TORCH_DEVICE (cpu or cuda), TORCH_BF16=1 (bf16 autocast,
+# PyTorch's mixed precision). On "quit" with cuda it prints "peak_mib N", the peak allocated memory.
+import os, sys, time, torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-torch.set_num_threads(int(__import__("os").environ.get("TORCH_THREADS", "2")))
+torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "2")))
+device = torch.device(os.environ.get("TORCH_DEVICE", "cpu"))
+bf16 = os.environ.get("TORCH_BF16") == "1"
 dims, in_ch, classes, base, levels, batch = map(int, sys.argv[1:7])
 patch = list(map(int, sys.argv[7:]))
 Conv = nn.Conv3d if dims == 3 else nn.Conv2d
@@ -53,24 +57,29 @@ def dice_ce(logits, labels):
     return ce + 1 - dice[1:].mean()
 
 torch.manual_seed(0)
-net = UNet()
+net = UNet().to(device)
 opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-x = torch.randn(batch, in_ch, *patch)
-labels = torch.randint(0, classes, (batch, *patch))
+x = torch.randn(batch, in_ch, *patch, device=device)
+labels = torch.randint(0, classes, (batch, *patch), device=device)
 
 def step():
     t0, c0 = time.perf_counter(), time.process_time()
     opt.zero_grad(set_to_none=True)
-    loss = dice_ce(net(x), labels)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        logits = net(x)
+    loss = dice_ce(logits.float(), labels)
     loss.backward()
     opt.step()
-    return time.perf_counter() - t0, time.process_time() - c0, loss.item()
+    value = loss.item()  # waits for the device
+    return time.perf_counter() - t0, time.process_time() - c0, value
 
 step()  # warm-up
 print("ready", flush=True)
 for line in sys.stdin:
     cmd = line.strip()
     if cmd == "quit":
+        if device.type == "cuda":
+            print(f"peak_mib {torch.cuda.max_memory_allocated() / 2**20:.0f}", flush=True)
         break
     if cmd == "step":
         dt, cpu, loss = step()
