@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+
+	"github.com/msdkit/msdkit/pkg/plans"
 )
 
 // EnvMemory sets the memory budget explicitly, in bytes or with a unit suffix
@@ -31,7 +33,7 @@ func (m Memory) String() string {
 // statistics); for CPU backends MemAvailable from /proc/meminfo.
 func MemoryBudget(c Choice) (Memory, error) {
 	if v := os.Getenv(EnvMemory); v != "" {
-		b, err := ParseBytes(v)
+		b, err := plans.ParseBytes(v)
 		if err != nil {
 			return Memory{}, fmt.Errorf("%s: %w", EnvMemory, err)
 		}
@@ -68,26 +70,4 @@ func parseMeminfo(b []byte) (Memory, error) {
 		}
 	}
 	return Memory{}, fmt.Errorf("/proc/meminfo has no MemAvailable line (set %s)", EnvMemory)
-}
-
-// ParseBytes reads "123", "8GB", "8 GiB", "512MB", "1.5TB" (GB = 10^9, GiB = 2^30).
-func ParseBytes(s string) (int64, error) {
-	t := strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(s), " ", ""))
-	units := []struct {
-		suffix string
-		mult   float64
-	}{{"TIB", 1 << 40}, {"GIB", 1 << 30}, {"MIB", 1 << 20}, {"KIB", 1 << 10},
-		{"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
-	mult := 1.0
-	for _, u := range units {
-		if strings.HasSuffix(t, u.suffix) {
-			t, mult = strings.TrimSuffix(t, u.suffix), u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v <= 0 || v*mult > 1<<60 {
-		return 0, fmt.Errorf("memory size %q: want a positive number with an optional unit (e.g. 8GB, 4GiB)", s)
-	}
-	return int64(v * mult), nil
 }

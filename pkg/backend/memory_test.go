@@ -2,20 +2,6 @@ package backend
 
 import "testing"
 
-func TestParseBytes(t *testing.T) {
-	for in, want := range map[string]int64{"123": 123, "8GB": 8e9, "4 GiB": 4 << 30, "512mb": 512e6, "1.5KiB": 1536} {
-		got, err := ParseBytes(in)
-		if err != nil || got != want {
-			t.Errorf("ParseBytes(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "GB", "-1GB", "0", "eight"} {
-		if _, err := ParseBytes(bad); err == nil {
-			t.Errorf("ParseBytes(%q) accepted", bad)
-		}
-	}
-}
-
 func TestMemoryBudget(t *testing.T) {
 	t.Setenv(EnvMemory, "6GiB")
 	m, err := MemoryBudget(Choice{Config: "xla:cuda"})

@@ -26,15 +26,31 @@ func TestParseBudget(t *testing.T) {
 		{"gpu 11.5 gb", "GPU", 11.5e9},
 		{"ram 512 MB", "CPU", 512e6},
 		{"123456", "GPU", 123456},
+		{"CPU 4 TB", "CPU", 4e12},
+		{"GPU 16G", "GPU", 16e9},
 	} {
 		b, err := ParseBudget(tc.in)
 		if err != nil || b.Kind != tc.kind || b.Bytes != tc.bytes {
 			t.Errorf("ParseBudget(%q) = %+v, %v; want %s %d", tc.in, b, err, tc.kind, tc.bytes)
 		}
 	}
-	for _, bad := range []string{"", "GPU", "lots", "GPU -3 GB", "CPU 4 TB"} {
+	for _, bad := range []string{"", "GPU", "lots", "GPU -3 GB", "CPU 4 XB"} {
 		if _, err := ParseBudget(bad); err == nil {
 			t.Errorf("ParseBudget(%q) accepted", bad)
+		}
+	}
+}
+
+func TestParseBytes(t *testing.T) {
+	for in, want := range map[string]int64{"123": 123, "8GB": 8e9, "4 GiB": 4 << 30, "512mb": 512e6, "1.5KiB": 1536, "2TiB": 2 << 40, "6g": 6e9} {
+		got, err := ParseBytes(in)
+		if err != nil || got != want {
+			t.Errorf("ParseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "GB", "-1GB", "0", "eight", "NaN", "9e30TB"} {
+		if _, err := ParseBytes(bad); err == nil {
+			t.Errorf("ParseBytes(%q) accepted", bad)
 		}
 	}
 }
