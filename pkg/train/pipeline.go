@@ -112,11 +112,9 @@ func NewExperiment(backend backends.Backend, ec ExperimentConfig) (*Experiment, 
 	if ec.ValPatches == 0 {
 		ec.ValPatches = 4
 	}
-	cfg, patch, err := FromPlans(ec.Plans, ec.Config)
-	if err != nil {
+	if _, _, err := FromPlans(ec.Plans, ec.Config); err != nil {
 		return nil, err
 	}
-	pc := ec.Plans.Configurations[ec.Config]
 	ds, err := msd.Open(ec.DataRoot, ec.Task)
 	if err != nil {
 		return nil, err
@@ -173,58 +171,22 @@ func NewExperiment(backend backends.Backend, ec ExperimentConfig) (*Experiment, 
 	if err != nil {
 		return nil, err
 	}
-	opts := ec.Options
-	if opts.BatchSize == 0 {
-		opts.BatchSize = pc.BatchSize
+	info, err := PlanModelInfo(ec.Plans, ec.Config, ec.Options)
+	if err != nil {
+		return nil, err
 	}
-	opts.Patch = patch
-	samplerPatch := [3]int{1, 1, 1}
-	for i, p := range patch {
-		samplerPatch[len(patch)-1-i] = p // x, y, z
-	}
-	twoD := cfg.Dims == 2
-	scs := make([]sampler.Case, len(trainCases))
-	for i, c := range trainCases {
-		scs[i] = sampler.Case{ID: c.ID, Image: c.Image, Label: c.Label}
-	}
+	opts := info.Options
+	xyz := SamplerPatch(info.Patch)
 	seed := opts.Defaults().Seed
-	smp, err := sampler.New(scs, sampler.Config{Patch: samplerPatch, BatchSize: opts.BatchSize,
-		ForegroundFraction: 0.33, Augment: sampler.NNUNet(twoD)}, seed)
+	smp, err := CaseSampler(trainCases, sampler.Config{Patch: xyz, BatchSize: opts.BatchSize,
+		ForegroundFraction: 0.33, Augment: sampler.NNUNet(info.Model.Dims == 2)}, seed)
 	if err != nil {
 		return nil, err
 	}
-	// Validation patches: no augmentation, all centred on foreground, fixed seed.
-	vcs := make([]sampler.Case, len(valCases))
-	for i, c := range valCases {
-		vcs[i] = sampler.Case{ID: c.ID, Image: c.Image, Label: c.Label}
-	}
-	var val []*Batch
-	if len(vcs) > 0 {
-		vs, err := sampler.New(vcs, sampler.Config{Patch: samplerPatch, BatchSize: opts.BatchSize, ForegroundFraction: 1}, seed+1)
-		if err != nil {
-			return nil, err
-		}
-		for range ec.ValPatches {
-			b, err := SamplerSource{vs}.Next()
-			if err != nil {
-				return nil, err
-			}
-			val = append(val, b)
-		}
-	}
-	plansJSON, err := ec.Plans.JSON()
+	val, err := ValBatches(valCases, xyz, opts.BatchSize, ec.ValPatches, seed+1)
 	if err != nil {
 		return nil, err
 	}
-	steps, err := json.Marshal(ec.Plans.PreprocessSteps())
-	if err != nil {
-		return nil, err
-	}
-	labels := map[string]string{}
-	for i, l := range ec.Plans.Labels {
-		labels[strconv.Itoa(i)] = ec.Plans.LabelNames[l]
-	}
-	info := ModelInfo{Model: cfg, Patch: patch, Options: opts, Labels: labels, Preprocessing: steps, Plans: plansJSON}
 	run, err := New(backend, ec.Dir, info, SamplerSource{smp})
 	if err != nil {
 		return nil, err
@@ -236,6 +198,73 @@ func NewExperiment(backend backends.Backend, ec ExperimentConfig) (*Experiment, 
 	slices.Sort(trainIDs)
 	return &Experiment{Plans: ec.Plans, Config: ec.Config, Fold: fold, Run: run, Sampler: smp, Cache: cache,
 		ValCases: valCases, TrainIDs: trainIDs, Progress: ec.Progress, ModelInfo: info}, nil
+}
+
+// PlanModelInfo returns the ModelInfo of a run on configuration config of plan p: the network and
+// patch (FromPlans), opts with the patch and, when opts.BatchSize is 0, the plan's batch size, the
+// label names, the preprocessing steps and the plan itself (everything inference needs).
+func PlanModelInfo(p *plans.Plans, config string, opts Options) (ModelInfo, error) {
+	cfg, patch, err := FromPlans(p, config)
+	if err != nil {
+		return ModelInfo{}, err
+	}
+	if opts.BatchSize == 0 {
+		opts.BatchSize = p.Configurations[config].BatchSize
+	}
+	opts.Patch = patch
+	plansJSON, err := p.JSON()
+	if err != nil {
+		return ModelInfo{}, err
+	}
+	steps, err := json.Marshal(p.PreprocessSteps())
+	if err != nil {
+		return ModelInfo{}, err
+	}
+	labels := map[string]string{}
+	for i, l := range p.Labels {
+		labels[strconv.Itoa(i)] = p.LabelNames[l]
+	}
+	return ModelInfo{Model: cfg, Patch: patch, Options: opts, Labels: labels, Preprocessing: steps, Plans: plansJSON}, nil
+}
+
+// SamplerPatch turns a model patch in tensor order ((z, y, x), or (y, x) for 2D) into the
+// sampler's (x, y, z), with z = 1 for 2D.
+func SamplerPatch(patch []int) [3]int {
+	xyz := [3]int{1, 1, 1}
+	for i, p := range patch {
+		xyz[len(patch)-1-i] = p
+	}
+	return xyz
+}
+
+// CaseSampler returns a patch sampler over preprocessed cases.
+func CaseSampler(cases []*preprocess.Case, sc sampler.Config, seed uint64) (*sampler.Sampler, error) {
+	scs := make([]sampler.Case, len(cases))
+	for i, c := range cases {
+		scs[i] = sampler.Case{ID: c.ID, Image: c.Image, Label: c.Label}
+	}
+	return sampler.New(scs, sc, seed)
+}
+
+// ValBatches draws n fixed validation batches from cases (none without cases): patches of size
+// patch (x, y, z), no augmentation, every patch centred on foreground.
+func ValBatches(cases []*preprocess.Case, patch [3]int, batch, n int, seed uint64) ([]*Batch, error) {
+	if len(cases) == 0 {
+		return nil, nil
+	}
+	vs, err := CaseSampler(cases, sampler.Config{Patch: patch, BatchSize: batch, ForegroundFraction: 1}, seed)
+	if err != nil {
+		return nil, err
+	}
+	var val []*Batch
+	for range n {
+		b, err := SamplerSource{vs}.Next()
+		if err != nil {
+			return nil, err
+		}
+		val = append(val, b)
+	}
+	return val, nil
 }
 
 func mustJSON(v any) []byte {

@@ -146,61 +146,26 @@ func (e *Experiment) loadTarget() error {
 	for i, id := range e.TestIDs {
 		test[i] = cs[id]
 	}
-	vs, err := newSampler(test, e.Config.Target, 1, false, e.Config.SplitSeed+1)
-	if err != nil {
-		return err
-	}
-	e.val = nil
-	for range e.Config.ValPatches {
-		b, err := train.SamplerSource{S: vs}.Next()
-		if err != nil {
-			return err
-		}
-		e.val = append(e.val, b)
-	}
-	return nil
-}
-
-func newSampler(cases []*preprocess.Case, b Budget, fg float64, augment bool, seed uint64) (*sampler.Sampler, error) {
-	scs := make([]sampler.Case, len(cases))
-	for i, c := range cases {
-		scs[i] = sampler.Case{ID: c.ID, Image: c.Image, Label: c.Label}
-	}
-	sc := sampler.Config{Patch: b.Patch, BatchSize: b.BatchSize, ForegroundFraction: fg}
-	if augment {
-		sc.Augment = sampler.NNUNet(false)
-	}
-	return sampler.New(scs, sc, seed)
+	e.val, err = train.ValBatches(test, e.Config.Target.Patch, e.Config.Target.BatchSize, e.Config.ValPatches, e.Config.SplitSeed+1)
+	return err
 }
 
 // newRun builds a train.Run in dir on cases with the plan p.
 func (e *Experiment) newRun(dir string, p *plans.Plans, cases []*preprocess.Case, b Budget, opts train.Options, val []*train.Batch) (*train.Run, error) {
-	cfg, patch, err := train.FromPlans(p, plans.Config3D)
+	smp, err := train.CaseSampler(cases, sampler.Config{Patch: b.Patch, BatchSize: b.BatchSize, ForegroundFraction: 0.33,
+		Augment: sampler.NNUNet(false)}, opts.Seed)
 	if err != nil {
 		return nil, err
 	}
-	smp, err := newSampler(cases, b, 0.33, true, opts.Seed)
-	if err != nil {
-		return nil, err
-	}
-	opts.Steps, opts.BatchSize, opts.Patch = b.Steps, b.BatchSize, patch
+	opts.Steps, opts.BatchSize = b.Steps, b.BatchSize
 	opts.Optimizer, opts.LearningRate, opts.ValEvery = b.Optimizer, b.LR, b.ValEvery
 	opts.CheckpointEvery = max(b.ValEvery, b.Steps/4)
 	opts.KeepCheckpoints = 1
 	opts.Quiet = true
-	plansJSON, err := p.JSON()
+	info, err := train.PlanModelInfo(p, plans.Config3D, opts)
 	if err != nil {
 		return nil, err
 	}
-	steps, err := json.Marshal(p.PreprocessSteps())
-	if err != nil {
-		return nil, err
-	}
-	labels := map[string]string{}
-	for i, l := range p.Labels {
-		labels[strconv.Itoa(i)] = p.LabelNames[l]
-	}
-	info := train.ModelInfo{Model: cfg, Patch: patch, Options: opts, Labels: labels, Preprocessing: steps, Plans: plansJSON}
 	run, err := train.New(e.Backend, dir, info, train.SamplerSource{S: smp})
 	if err != nil {
 		return nil, err
@@ -242,17 +207,9 @@ func (e *Experiment) Pretrain() (string, error) {
 	for _, id := range e.SourceValIDs {
 		valCases = append(valCases, cs[id])
 	}
-	vs, err := newSampler(valCases, e.Config.Source, 1, false, e.Config.SplitSeed+1)
+	val, err := train.ValBatches(valCases, e.Config.Source.Patch, e.Config.Source.BatchSize, e.Config.ValPatches, e.Config.SplitSeed+1)
 	if err != nil {
 		return "", err
-	}
-	var val []*train.Batch
-	for range e.Config.ValPatches {
-		b, err := train.SamplerSource{S: vs}.Next()
-		if err != nil {
-			return "", err
-		}
-		val = append(val, b)
 	}
 	run, err := e.newRun(dir, e.SourcePlans, trainCases, e.Config.Source, train.Options{Seed: e.Config.SplitSeed}, val)
 	if err != nil {
