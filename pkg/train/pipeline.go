@@ -40,21 +40,32 @@ func (s SamplerSource) SetState(b []byte) error { return s.S.SetState(b) }
 
 // FromPlans returns the network and patch of a plan's configuration (plans.Config3D or
 // plans.Config2D). The patch is in tensor order: (z, y, x), or (y, x) for 2D (slices along z).
-// The U-Net pools every axis at every level, so it gets min(pools per axis)+1 levels; deep
-// supervision is on, as in nnU-Net, and the precision is the plan's.
+// The network follows the plan's per-axis pooling and kernels (nnU-Net's pool_op_kernel_sizes and
+// conv_kernel_sizes; left at the U-Net's defaults when they are 2 and 3 everywhere), with deep
+// supervision on, as in nnU-Net, and the plan's precision.
 func FromPlans(p *plans.Plans, config string) (unet.Config, []int, error) {
 	c, ok := p.Configurations[config]
 	if !ok {
 		return unet.Config{}, nil, fmt.Errorf("train: plans of %s have no configuration %q", p.Dataset, config)
 	}
-	levels := 0
-	for i, n := range c.PoolPerAxis {
-		if i == 0 || n < levels {
-			levels = n
+	// Plans list axes as x, y, z; tensors are z, y, x.
+	reversed := func(k [][]int, uniform int) [][]int {
+		out, same := make([][]int, len(k)), true
+		for i, ax := range k {
+			out[i] = slices.Clone(ax)
+			slices.Reverse(out[i])
+			for _, v := range ax {
+				same = same && v == uniform
+			}
 		}
+		if same {
+			return nil
+		}
+		return out
 	}
 	cfg := unet.Config{Dims: c.Dims, InChannels: len(p.Normalization), NumClasses: len(p.Labels),
-		BaseFilters: c.BaseFilters, MaxFilters: c.MaxFilters, Levels: levels + 1, ConvsPerLevel: c.ConvPerStage,
+		BaseFilters: c.BaseFilters, MaxFilters: c.MaxFilters, Levels: len(c.PoolKernels) + 1, ConvsPerLevel: c.ConvPerStage,
+		PoolKernels: reversed(c.PoolKernels, 2), ConvKernels: reversed(c.ConvKernels, 3),
 		DeepSupervision: true, Precision: p.Precision}
 	var patch []int
 	switch c.Dims {

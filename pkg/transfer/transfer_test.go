@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -136,7 +137,7 @@ func TestCompatible(t *testing.T) {
 		t.Errorf("classes %d, %d", ca.NumClasses, cb.NumClasses)
 	}
 	ca.NumClasses = cb.NumClasses
-	if ca != cb {
+	if !reflect.DeepEqual(ca, cb) {
 		t.Errorf("networks differ beyond the head:\n%+v\n%+v", ca, cb)
 	}
 	if ca.Levels != 3 || ca.BaseFilters != 4 || ca.MaxFilters != 12 || ca.ConvsPerLevel != 2 {

@@ -7,37 +7,35 @@ func ForwardFLOPs(cfg Config, patch []int, batch int) float64 {
 	cfg = cfg.withDefaults()
 	voxels := func(level int) float64 {
 		v := 1.0
-		for _, p := range patch {
-			s := p
-			for range level {
-				s = (s + 1) / 2
-			}
-			v *= float64(s)
+		for a, f := range cfg.Scale(level) {
+			v *= float64((patch[a] + f - 1) / f)
 		}
 		return v
 	}
-	k := 1.0
-	for range cfg.Dims {
-		k *= 3
+	prod := func(k []int) int {
+		p := 1
+		for _, v := range k {
+			p *= v
+		}
+		return p
 	}
-	sub := float64(int(1) << cfg.Dims)
 	total := 0.0
-	convs := func(level, in, out int, kernel float64) {
-		total += 2 * kernel * float64(in) * float64(out) * voxels(level)
+	convs := func(level, in, out int, kernel int) {
+		total += 2 * float64(kernel) * float64(in) * float64(out) * voxels(level)
 	}
 	in := cfg.InChannels
 	for l := 0; l < cfg.Levels; l++ {
 		for i := 0; i < cfg.ConvsPerLevel; i++ {
-			convs(l, in, cfg.Filters(l), k)
+			convs(l, in, cfg.Filters(l), prod(cfg.Kernel(l)))
 			in = cfg.Filters(l)
 		}
 	}
 	for l := cfg.Levels - 2; l >= 0; l-- {
-		// 1x1 conv at the coarse level producing 2^d*F_l channels.
-		convs(l+1, in, cfg.Filters(l)*int(sub), 1)
+		// 1x1 conv at the coarse level producing prod(stride)*F_l channels.
+		convs(l+1, in, cfg.Filters(l)*prod(cfg.Pool(l+1)), 1)
 		in = 2 * cfg.Filters(l)
 		for i := 0; i < cfg.ConvsPerLevel; i++ {
-			convs(l, in, cfg.Filters(l), k)
+			convs(l, in, cfg.Filters(l), prod(cfg.Kernel(l)))
 			in = cfg.Filters(l)
 		}
 		if cfg.DeepSupervision || l == 0 {

@@ -32,7 +32,18 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 	}
 	xt := tensors.FromFlatDataAndDimensions(xs, B, 1, S, S)
 	yt := tensors.FromFlatDataAndDimensions(ys, B, 1, S, S)
-	cfg := Config{Dims: 2, InChannels: 1, NumClasses: K, BaseFilters: 2, MaxFilters: 4, Levels: 2, DeepSupervision: true}
+	for _, cfg := range []Config{
+		{Dims: 2, InChannels: 1, NumClasses: K, BaseFilters: 2, MaxFilters: 4, Levels: 2, DeepSupervision: true},
+		// Anisotropic: pooled along x only, 1x3 kernels at level 0.
+		{Dims: 2, InChannels: 1, NumClasses: K, BaseFilters: 2, MaxFilters: 4, DeepSupervision: true,
+			PoolKernels: [][]int{{1, 2}}, ConvKernels: [][]int{{1, 3}, {3, 3}}},
+	} {
+		checkGradients(t, b, cfg, xt, yt)
+	}
+}
+
+func checkGradients(t *testing.T, b backends.Backend, cfg Config, xt, yt *tensors.Tensor) {
+	const K = 3
 	ctx := context.New()
 	ctx.SetParam(context.ParamInitialSeed, int64(5))
 	lossFn := func(ctx *context.Context, x, y *graph.Node) *graph.Node {
@@ -74,7 +85,7 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 			set()
 			num := (lp - lm) / (2 * eps)
 			if math.Abs(num-g[j]) > 1e-6+1e-4*math.Abs(num) {
-				t.Errorf("%s[%d]: gradient %.8g, finite difference %.8g", v.ScopeAndName(), j, g[j], num)
+				t.Errorf("%+v: %s[%d]: gradient %.8g, finite difference %.8g", cfg, v.ScopeAndName(), j, g[j], num)
 			}
 			checked++
 		}

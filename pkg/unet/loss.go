@@ -86,7 +86,8 @@ func DeepSupervisionWeights(n int) []float64 {
 }
 
 // DeepSupervisionLoss is the weighted sum of DiceCELoss over the heads returned by BuildAll (finest
-// first); the labels of head i are the full-resolution labels subsampled by 2^i (nearest neighbour).
+// first); the labels of head i are the full-resolution labels subsampled to its size (nearest
+// neighbour, stride = full size / head size per axis).
 func DeepSupervisionLoss(labels *graph.Node, heads []*graph.Node, numClasses int) *graph.Node {
 	w := DeepSupervisionWeights(len(heads))
 	var total *graph.Node
@@ -102,7 +103,7 @@ func DeepSupervisionLoss(labels *graph.Node, heads []*graph.Node, numClasses int
 			for a := range specs {
 				specs[a] = graph.AxisRange()
 				if a >= first {
-					specs[a] = graph.AxisRange().Stride(1 << i)
+					specs[a] = graph.AxisRange().Stride(labels.Shape().Dimensions[a] / h.Shape().Dimensions[a-first+2])
 				}
 			}
 			l = graph.Slice(labels, specs...)

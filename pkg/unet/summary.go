@@ -77,9 +77,9 @@ func Summarize(backend backends.Backend, cfg Config, patch []int) (s *Summary, e
 	for l := range cfg.Levels {
 		fm := []int{cfg.Filters(l)}
 		v := 1
-		for _, p := range patch {
-			fm = append(fm, p>>l)
-			v *= p >> l
+		for a, f := range cfg.Scale(l) {
+			fm = append(fm, patch[a]/f)
+			v *= patch[a] / f
 		}
 		voxels[l] = float64(v)
 		s.Levels = append(s.Levels, LevelSummary{Level: l, FeatureMap: fm, Elements: cfg.Filters(l) * v})

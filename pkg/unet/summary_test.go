@@ -47,6 +47,8 @@ func TestSummarize(t *testing.T) {
 		{"2D", small, []int{4, 8}},
 		{"3D, deep supervision, capped filters", Config{Dims: 3, InChannels: 2, NumClasses: 3, BaseFilters: 4, MaxFilters: 8,
 			Levels: 3, ConvsPerLevel: 2, DeepSupervision: true}, []int{4, 8, 4}},
+		{"3D anisotropic", Config{Dims: 3, InChannels: 1, NumClasses: 3, BaseFilters: 4, MaxFilters: 8, ConvsPerLevel: 2,
+			DeepSupervision: true, PoolKernels: [][]int{{1, 2, 2}, {2, 2, 2}}, ConvKernels: [][]int{{1, 3, 3}, {3, 3, 3}, {3, 3, 3}}}, []int{4, 8, 12}},
 	} {
 		t.Run(c.name+" agrees with ForwardFLOPs", func(t *testing.T) {
 			s, err := Summarize(be, c.cfg, c.patch)
@@ -65,8 +67,8 @@ func TestSummarize(t *testing.T) {
 			if sum != s.FLOPs || params != s.Params {
 				t.Errorf("levels add up to %g FLOPs and %d params, totals %g and %d", sum, params, s.FLOPs, s.Params)
 			}
-			if c.cfg.DeepSupervision && len(s.Heads) != c.cfg.Levels-1 {
-				t.Errorf("%d heads, want %d", len(s.Heads), c.cfg.Levels-1)
+			if levels := s.Config.Levels; c.cfg.DeepSupervision && len(s.Heads) != levels-1 {
+				t.Errorf("%d heads, want %d", len(s.Heads), levels-1)
 			}
 		})
 	}

@@ -3,18 +3,22 @@
 // Architecture (channels-first, x is [B, C, spatial...]):
 //
 //	encoder level l (l = 0..Levels-1), F_l = min(BaseFilters*2^l, MaxFilters) filters:
-//	    block(conv3, stride s_l) -> block(conv3, stride 1)        s_0 = 1, s_l = 2 for l > 0
+//	    block(conv k_l, stride s_l) -> block(conv k_l, stride 1)    s_0 = 1, s_l = PoolKernels[l-1]
 //	    block(x) = LeakyReLU_0.01(InstanceNorm(Conv(x)))
 //	decoder level l (l = Levels-2..0):
-//	    up = TransposedConv_k2s2(h, F_l)  concatenated with the skip of encoder level l
-//	    block(conv3) -> block(conv3)
+//	    up = TransposedConv(h, F_l, kernel = stride = s_{l+1})  concatenated with the skip of level l
+//	    block(conv k_l) -> block(conv k_l)
 //	segmentation head: 1x1 conv to NumClasses logits (scope "seg_head"), and with deep
 //	supervision one more head per decoder level (also under "seg_head").
 //
+// Kernels k_l and strides s_l are per axis, as in nnU-Net's plans (conv_kernel_sizes,
+// pool_op_kernel_sizes): by default 3 and 2 on every axis; for anisotropic data the coarse axis is
+// pooled fewer times (stride 1) and convolved with kernel 1 at the finest levels.
+//
 // Instance normalisation is y = gamma*(x-mean)/sqrt(var+eps) + beta over the spatial axes of each
 // (sample, channel), computed by hand with 1/Sqrt. The stride-2 transposed convolution with kernel 2
-// is written as a 1x1 convolution to 2^d*C channels followed by a reshape/transpose that interleaves
-// the 2^d sub-voxels ("pixel shuffle"): the two are the same linear map, and the latter has gradients
+// is written as a 1x1 convolution to prod(s)*C channels followed by a reshape/transpose that
+// interleaves the prod(s) sub-voxels ("pixel shuffle"): the two are the same linear map, and the latter has gradients
 // on every backend. Every convolution sets explicit strides and kernel dilations.
 //
 // Precision: with Config.Precision = PrecisionBF16 the network runs in mixed precision, as nnU-Net
@@ -31,6 +35,7 @@ package unet
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -93,6 +98,13 @@ type Config struct {
 	NegativeSlope float64 // LeakyReLU slope
 	NormEpsilon   float64 // instance norm epsilon
 
+	// PoolKernels are the per-axis downsampling strides (1 or 2) of levels 1..Levels-1, spatial
+	// axes in tensor order; nil pools every axis by 2.
+	PoolKernels [][]int `json:",omitempty"`
+	// ConvKernels are the per-axis kernel sizes (odd) of each level's convolutions, spatial axes in
+	// tensor order; nil is 3 on every axis.
+	ConvKernels [][]int `json:",omitempty"`
+
 	// Precision is PrecisionFloat32 (or "") or PrecisionBF16 (mixed precision, see the package doc).
 	Precision string `json:",omitempty"`
 }
@@ -105,6 +117,9 @@ func (cfg Config) FromContext(ctx *context.Context) Config {
 	}
 	if cfg.MaxFilters == 0 {
 		cfg.MaxFilters = context.GetParamOr(ctx, ParamMaxFilters, DefaultMaxFilters)
+	}
+	if cfg.Levels == 0 && cfg.PoolKernels != nil {
+		cfg.Levels = len(cfg.PoolKernels) + 1
 	}
 	if cfg.Levels == 0 {
 		cfg.Levels = context.GetParamOr(ctx, ParamLevels, DefaultLevels)
@@ -146,8 +161,61 @@ func (cfg Config) Validate() error {
 		return fmt.Errorf("unet: ConvsPerLevel must be >= 1, got %d", cfg.ConvsPerLevel)
 	case cfg.Precision != "" && cfg.Precision != PrecisionFloat32 && cfg.Precision != PrecisionBF16:
 		return fmt.Errorf("unet: unknown precision %q (want %q or %q)", cfg.Precision, PrecisionFloat32, PrecisionBF16)
+	case cfg.PoolKernels != nil && len(cfg.PoolKernels) != cfg.Levels-1:
+		return fmt.Errorf("unet: %d PoolKernels for %d levels, want %d", len(cfg.PoolKernels), cfg.Levels, cfg.Levels-1)
+	case cfg.ConvKernels != nil && len(cfg.ConvKernels) != cfg.Levels:
+		return fmt.Errorf("unet: %d ConvKernels for %d levels, want %d", len(cfg.ConvKernels), cfg.Levels, cfg.Levels)
+	}
+	for l, k := range cfg.PoolKernels {
+		if len(k) != cfg.Dims || slices.ContainsFunc(k, func(v int) bool { return v < 1 }) {
+			return fmt.Errorf("unet: PoolKernels[%d]=%v, want %d strides >= 1", l, k, cfg.Dims)
+		}
+	}
+	for l, k := range cfg.ConvKernels {
+		if len(k) != cfg.Dims || slices.ContainsFunc(k, func(v int) bool { return v < 1 || v%2 == 0 }) {
+			return fmt.Errorf("unet: ConvKernels[%d]=%v, want %d odd kernel sizes", l, k, cfg.Dims)
+		}
 	}
 	return nil
+}
+
+// Pool returns the per-axis stride of level l: ones at level 0, PoolKernels[l-1] (default 2) below.
+func (cfg Config) Pool(l int) []int {
+	switch {
+	case l == 0:
+		return filled(cfg.Dims, 1)
+	case cfg.PoolKernels != nil:
+		return slices.Clone(cfg.PoolKernels[l-1])
+	}
+	return filled(cfg.Dims, 2)
+}
+
+// Kernel returns the per-axis convolution kernel of level l: ConvKernels[l] (default 3).
+func (cfg Config) Kernel(l int) []int {
+	if cfg.ConvKernels != nil {
+		return slices.Clone(cfg.ConvKernels[l])
+	}
+	return filled(cfg.Dims, 3)
+}
+
+// Scale returns the per-axis downsampling factor of level l relative to the input: the product of
+// the strides of levels 1..l.
+func (cfg Config) Scale(l int) []int {
+	f := filled(cfg.Dims, 1)
+	for i := 1; i <= l; i++ {
+		for a, s := range cfg.Pool(i) {
+			f[a] *= s
+		}
+	}
+	return f
+}
+
+func filled(n, v int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = v
+	}
+	return s
 }
 
 // computeDType is the dtype of the feature maps for variables of dtype master.
@@ -198,18 +266,16 @@ func (cfg Config) Filters(l int) int {
 	return f
 }
 
-// Divisor is the factor every spatial dimension of the input must be divisible by: 2^(Levels-1).
-func (cfg Config) Divisor() int { return 1 << (cfg.Levels - 1) }
-
-// CheckPatch reports whether a spatial patch size fits cfg.
+// CheckPatch reports whether a spatial patch size fits cfg: each axis a positive multiple of its
+// total downsampling factor, Scale(Levels-1).
 func (cfg Config) CheckPatch(patch []int) error {
 	if len(patch) != cfg.Dims {
 		return fmt.Errorf("unet: patch %v has %d axes, model is %dD", patch, len(patch), cfg.Dims)
 	}
-	d := cfg.Divisor()
+	d := cfg.Scale(cfg.Levels - 1)
 	for i, p := range patch {
-		if p <= 0 || p%d != 0 {
-			return fmt.Errorf("unet: patch axis %d size %d is not a positive multiple of 2^(Levels-1)=%d", i, p, d)
+		if p <= 0 || p%d[i] != 0 {
+			return fmt.Errorf("unet: patch axis %d size %d is not a positive multiple of its downsampling factor %d", i, p, d[i])
 		}
 	}
 	return nil
@@ -245,31 +311,32 @@ func BuildAll(ctx *context.Context, cfg Config, x *graph.Node) []*graph.Node {
 	for l := 0; l < cfg.Levels; l++ {
 		lctx := ctx.Inf("enc_%d", l)
 		for i := 0; i < cfg.ConvsPerLevel; i++ {
-			stride := 1
-			if i == 0 && l > 0 {
-				stride = 2
+			stride := filled(cfg.Dims, 1)
+			if i == 0 {
+				stride = cfg.Pool(l)
 			}
-			h = convBlock(lctx.Inf("conv_%d", i), cfg, h, cfg.Filters(l), stride)
+			h = convBlock(lctx.Inf("conv_%d", i), cfg, h, cfg.Filters(l), cfg.Kernel(l), stride)
 		}
 		skips[l] = h
 	}
 
 	// Decoder: finest output last, collect heads.
+	ones := filled(cfg.Dims, 1)
 	heads := make([]*graph.Node, 0, cfg.Levels)
 	headCtx := ctx.In(HeadScope)
 	for l := cfg.Levels - 2; l >= 0; l-- {
 		lctx := ctx.Inf("dec_%d", l)
-		h = upsample(lctx.In("up"), cfg, h, cfg.Filters(l))
+		h = upsample(lctx.In("up"), cfg, h, cfg.Filters(l), cfg.Pool(l+1))
 		h = graph.Concatenate([]*graph.Node{h, skips[l]}, 1)
 		for i := 0; i < cfg.ConvsPerLevel; i++ {
-			h = convBlock(lctx.Inf("conv_%d", i), cfg, h, cfg.Filters(l), 1)
+			h = convBlock(lctx.Inf("conv_%d", i), cfg, h, cfg.Filters(l), cfg.Kernel(l), filled(cfg.Dims, 1))
 		}
 		if cfg.DeepSupervision || l == 0 {
-			heads = append(heads, conv(headCtx.Inf("out_%d", l), cfg, h, cfg.NumClasses, 1, 1, true))
+			heads = append(heads, conv(headCtx.Inf("out_%d", l), cfg, h, cfg.NumClasses, ones, ones, true))
 		}
 	}
 	if cfg.Levels == 1 {
-		heads = append(heads, conv(headCtx.Inf("out_%d", 0), cfg, h, cfg.NumClasses, 1, 1, true))
+		heads = append(heads, conv(headCtx.Inf("out_%d", 0), cfg, h, cfg.NumClasses, ones, ones, true))
 	}
 	// Reverse: finest first; logits in the input's dtype (float32 under bf16) for the loss.
 	for i, j := 0, len(heads)-1; i < j; i, j = i+1, j-1 {
@@ -281,17 +348,17 @@ func BuildAll(ctx *context.Context, cfg Config, x *graph.Node) []*graph.Node {
 	return heads
 }
 
-// conv is a channels-first convolution with "same" padding, explicit strides and kernel dilations 1.
-// Weights are [out, in, k...] in the master dtype (see masterDType), He-normal initialised
-// (fan-in = in*k^d); optional zero-initialised bias. It computes in cfg's precision and returns
-// feature maps of that dtype.
-func conv(ctx *context.Context, cfg Config, x *graph.Node, out, kernel, stride int, bias bool) *graph.Node {
+// conv is a channels-first convolution with "same" padding, per-axis kernel and strides, and
+// kernel dilations 1. Weights are [out, in, k...] in the master dtype (see masterDType), He-normal
+// initialised (fan-in = in*prod(k)); optional zero-initialised bias. It computes in cfg's precision
+// and returns feature maps of that dtype.
+func conv(ctx *context.Context, cfg Config, x *graph.Node, out int, kernel, stride []int, bias bool) *graph.Node {
 	in := x.Shape().Dimensions[1]
 	dims := []int{out, in}
 	fanIn := in
-	for range cfg.Dims {
-		dims = append(dims, kernel)
-		fanIn *= kernel
+	for _, k := range kernel {
+		dims = append(dims, k)
+		fanIn *= k
 	}
 	std := math.Sqrt(2 / float64(fanIn))
 	master := masterDType(x.DType())
@@ -301,11 +368,8 @@ func conv(ctx *context.Context, cfg Config, x *graph.Node, out, kernel, stride i
 	}).VariableWithShape("weights", wShape).ValueGraph(x.Graph())
 	dtype := cfg.computeDType(master)
 	x, w = graph.ConvertDType(x, dtype), graph.ConvertDType(w, dtype)
-	ones := make([]int, cfg.Dims)
-	for i := range ones {
-		ones[i] = 1
-	}
-	y := graph.Convolve(x, w).ChannelsAxis(timage.ChannelsFirst).Strides(stride).DilationPerAxis(ones...).PadSame().Done()
+	y := graph.Convolve(x, w).ChannelsAxis(timage.ChannelsFirst).StridePerAxis(stride...).
+		DilationPerAxis(filled(cfg.Dims, 1)...).PadSame().Done()
 	if bias {
 		b := ctx.WithInitializer(zerosInit).VariableWithShape("bias", shapes.Make(master, out)).ValueGraph(x.Graph())
 		y = graph.Add(y, graph.Reshape(graph.ConvertDType(b, dtype), channelShape(out, cfg.Dims)...))
@@ -326,9 +390,9 @@ func channelShape(c, dims int) []int {
 	return s
 }
 
-// convBlock is LeakyReLU(InstanceNorm(Conv3(x))). The conv has no bias: the norm's beta replaces it.
-func convBlock(ctx *context.Context, cfg Config, x *graph.Node, out, stride int) *graph.Node {
-	y := conv(ctx, cfg, x, out, 3, stride, false)
+// convBlock is LeakyReLU(InstanceNorm(Conv(x))). The conv has no bias: the norm's beta replaces it.
+func convBlock(ctx *context.Context, cfg Config, x *graph.Node, out int, kernel, stride []int) *graph.Node {
+	y := conv(ctx, cfg, x, out, kernel, stride, false)
 	y = InstanceNorm(ctx.In("norm"), y, cfg.NormEpsilon)
 	return activations.LeakyReluWithAlpha(y, cfg.NegativeSlope)
 }
@@ -357,31 +421,32 @@ func InstanceNorm(ctx *context.Context, x *graph.Node, eps float64) *graph.Node 
 	return graph.ConvertDType(y, inDType)
 }
 
-// upsample is a kernel-2 stride-2 transposed convolution x [B, Cin, s...] -> [B, out, 2s...], written as
-// a 1x1 convolution to out*2^d channels (with bias) whose channel axis is unfolded into the 2^d
-// sub-voxel offsets: out[b, c, 2i+a, 2j+b', ...] = y[b, (c, a, b', ...), i, j, ...].
-func upsample(ctx *context.Context, cfg Config, x *graph.Node, out int) *graph.Node {
+// upsample is a transposed convolution with kernel = stride = f (per axis) x [B, Cin, s...] ->
+// [B, out, f*s...], written as a 1x1 convolution to out*prod(f) channels (with bias) whose channel
+// axis is unfolded into the sub-voxel offsets: out[b, c, f0*i+a, f1*j+b', ...] = y[b, (c, a, b', ...), i, j, ...].
+func upsample(ctx *context.Context, cfg Config, x *graph.Node, out int, f []int) *graph.Node {
 	d := cfg.Dims
-	sub := 1 << d
-	y := conv(ctx, cfg, x, out*sub, 1, 1, true)
+	sub := 1
+	for _, v := range f {
+		sub *= v
+	}
+	ones := filled(d, 1)
+	y := conv(ctx, cfg, x, out*sub, ones, ones, true)
 	dimsIn := x.Shape().Dimensions
 	batch, spatial := dimsIn[0], dimsIn[2:]
-	// [B, out, 2, 2, (2), s0, s1, (s2)]
-	shape := []int{batch, out}
-	for range d {
-		shape = append(shape, 2)
-	}
+	// [B, out, f0, f1, (f2), s0, s1, (s2)]
+	shape := append([]int{batch, out}, f...)
 	shape = append(shape, spatial...)
 	y = graph.Reshape(y, shape...)
-	// -> [B, out, s0, 2, s1, 2, (s2, 2)]
+	// -> [B, out, s0, f0, s1, f1, (s2, f2)]
 	perm := []int{0, 1}
 	for i := range d {
 		perm = append(perm, 2+d+i, 2+i)
 	}
 	y = graph.TransposeAllDims(y, perm...)
 	final := []int{batch, out}
-	for _, s := range spatial {
-		final = append(final, 2*s)
+	for i, s := range spatial {
+		final = append(final, f[i]*s)
 	}
 	return graph.Reshape(y, final...)
 }

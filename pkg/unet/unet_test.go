@@ -48,6 +48,8 @@ func TestBuildShapesAndScopes(t *testing.T) {
 		{"2D", Config{Dims: 2, InChannels: 2, NumClasses: 3, BaseFilters: 4, MaxFilters: 8, Levels: 3}, []int{2, 2, 16, 8}, 1},
 		{"2D-deep", Config{Dims: 2, InChannels: 1, NumClasses: 2, BaseFilters: 4, MaxFilters: 8, Levels: 3, DeepSupervision: true}, []int{1, 1, 8, 8}, 2},
 		{"3D", Config{Dims: 3, InChannels: 1, NumClasses: 3, BaseFilters: 4, MaxFilters: 16, Levels: 2}, []int{1, 1, 4, 6, 8}, 1},
+		{"3D-anisotropic", Config{Dims: 3, InChannels: 1, NumClasses: 2, BaseFilters: 4, MaxFilters: 16, DeepSupervision: true,
+			PoolKernels: [][]int{{1, 2, 2}, {2, 2, 2}}, ConvKernels: [][]int{{1, 3, 3}, {3, 3, 3}, {3, 3, 3}}}, []int{2, 1, 4, 8, 12}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.New()
@@ -63,8 +65,9 @@ func TestBuildShapesAndScopes(t *testing.T) {
 			}
 			for i, o := range outs {
 				want := []int{tc.input[0], tc.cfg.NumClasses}
-				for _, s := range tc.input[2:] {
-					want = append(want, s>>i)
+				scale := tc.cfg.FromContext(ctx).Scale(i)
+				for a, s := range tc.input[2:] {
+					want = append(want, s/scale[a])
 				}
 				if !equalInts(o.Shape().Dimensions, want) {
 					t.Errorf("head %d shape %v, want %v", i, o.Shape().Dimensions, want)
@@ -90,6 +93,13 @@ func TestBuildShapesAndScopes(t *testing.T) {
 			if tc.cfg.DeepSupervision && !strings.Contains(joined, "/model/seg_head/out_1/weights") {
 				t.Errorf("deep supervision head missing")
 			}
+			if tc.cfg.ConvKernels != nil {
+				// Level 0 convolves in-plane only: kernel [4, 1, 1, 3, 3].
+				w := ctx.GetVariableByScopeAndName("/model/enc_0/conv_0", "weights")
+				if w == nil || !equalInts(w.Shape().Dimensions, []int{4, 1, 1, 3, 3}) {
+					t.Errorf("enc_0/conv_0 weights %v, want [4 1 1 3 3]", w)
+				}
+			}
 		})
 	}
 }
@@ -97,11 +107,19 @@ func TestBuildShapesAndScopes(t *testing.T) {
 func TestBuildRejectsBadInput(t *testing.T) {
 	backend := goBackend(t)
 	cfg := Config{Dims: 2, InChannels: 1, NumClasses: 2, BaseFilters: 2, Levels: 3}
-	for name, dims := range map[string][]int{
-		"indivisible": {1, 1, 6, 8},
-		"channels":    {1, 2, 8, 8},
-		"rank":        {1, 1, 8, 8, 8},
+	aniso := Config{Dims: 2, InChannels: 1, NumClasses: 2, BaseFilters: 2, PoolKernels: [][]int{{1, 2}, {2, 2}}}
+	for name, tc := range map[string]struct {
+		cfg  Config
+		dims []int
+	}{
+		"indivisible":        {cfg, []int{1, 1, 6, 8}},
+		"channels":           {cfg, []int{1, 2, 8, 8}},
+		"rank":               {cfg, []int{1, 1, 8, 8, 8}},
+		"aniso-indivisible":  {aniso, []int{1, 1, 4, 6}},
+		"pool-kernel-levels": {Config{Dims: 2, InChannels: 1, NumClasses: 2, BaseFilters: 2, Levels: 2, PoolKernels: [][]int{{2, 2}, {2, 2}}}, []int{1, 1, 8, 8}},
+		"conv-kernel-even":   {Config{Dims: 2, InChannels: 1, NumClasses: 2, BaseFilters: 2, Levels: 2, ConvKernels: [][]int{{3, 2}, {3, 3}}}, []int{1, 1, 8, 8}},
 	} {
+		cfg, dims := tc.cfg, tc.dims
 		_, err := context.ExecOnce(backend, context.New(), func(ctx *context.Context, x *graph.Node) *graph.Node {
 			return Build(ctx, cfg, x)
 		}, tensors.FromShape(tensorsShape(dims)))
@@ -112,35 +130,41 @@ func TestBuildRejectsBadInput(t *testing.T) {
 }
 
 // TestUpsampleIsTransposedConv checks the pixel-shuffle upsampling against the definition of a
-// kernel-2 stride-2 transposed convolution computed directly.
+// transposed convolution with kernel = stride = f computed directly, for isotropic and anisotropic f.
 func TestUpsampleIsTransposedConv(t *testing.T) {
 	backend := goBackend(t)
 	rng := rand.New(rand.NewPCG(3, 4))
 	const B, Cin, Cout, H, W = 2, 3, 2, 3, 4
 	cfg := Config{Dims: 2}
-	x := randTensor(rng, B, Cin, H, W)
-	ctx := context.New()
-	out, err := context.ExecOnce(backend, ctx, func(ctx *context.Context, x *graph.Node) *graph.Node {
-		return upsample(ctx, cfg, x, Cout)
-	}, x)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := ctx.GetVariableByScopeAndName("/", "weights").MustValue().Value().([][][][]float32) // [Cout*4, Cin, 1, 1]
-	bias := ctx.GetVariableByScopeAndName("/", "bias").MustValue().Value().([]float32)
-	xv := x.Value().([][][][]float32)
-	got := out.Value().([][][][]float32)
-	for b := range B {
-		for c := range Cout {
-			for i := range 2 * H {
-				for j := range 2 * W {
-					k := c*4 + (i%2)*2 + j%2 // kernel tap (i%2, j%2) of output channel c
-					want := float64(bias[k])
-					for ci := range Cin {
-						want += float64(w[k][ci][0][0]) * float64(xv[b][ci][i/2][j/2])
-					}
-					if d := math.Abs(want - float64(got[b][c][i][j])); d > 1e-5 {
-						t.Fatalf("out[%d,%d,%d,%d]=%g want %g", b, c, i, j, got[b][c][i][j], want)
+	for _, f := range [][2]int{{2, 2}, {1, 2}, {2, 1}} {
+		x := randTensor(rng, B, Cin, H, W)
+		ctx := context.New()
+		out, err := context.ExecOnce(backend, ctx, func(ctx *context.Context, x *graph.Node) *graph.Node {
+			return upsample(ctx, cfg, x, Cout, f[:])
+		}, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub := f[0] * f[1]
+		w := ctx.GetVariableByScopeAndName("/", "weights").MustValue().Value().([][][][]float32) // [Cout*sub, Cin, 1, 1]
+		bias := ctx.GetVariableByScopeAndName("/", "bias").MustValue().Value().([]float32)
+		xv := x.Value().([][][][]float32)
+		got := out.Value().([][][][]float32)
+		if len(got[0][0]) != f[0]*H || len(got[0][0][0]) != f[1]*W {
+			t.Fatalf("f=%v: output %dx%d, want %dx%d", f, len(got[0][0]), len(got[0][0][0]), f[0]*H, f[1]*W)
+		}
+		for b := range B {
+			for c := range Cout {
+				for i := range f[0] * H {
+					for j := range f[1] * W {
+						k := c*sub + (i%f[0])*f[1] + j%f[1] // kernel tap (i%f0, j%f1) of output channel c
+						want := float64(bias[k])
+						for ci := range Cin {
+							want += float64(w[k][ci][0][0]) * float64(xv[b][ci][i/f[0]][j/f[1]])
+						}
+						if d := math.Abs(want - float64(got[b][c][i][j])); d > 1e-5 {
+							t.Fatalf("f=%v: out[%d,%d,%d,%d]=%g want %g", f, b, c, i, j, got[b][c][i][j], want)
+						}
 					}
 				}
 			}
