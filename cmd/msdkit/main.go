@@ -261,6 +261,7 @@ func predictCmd(args []string) error {
 	mirror := fs.Bool("mirror", true, "mirroring test-time augmentation")
 	overlap := fs.Float64("overlap", infer.DefaultOverlap, "tile overlap")
 	batch := fs.Int("batch", infer.DefaultBatchSize, "tiles per forward pass")
+	postprocess := fs.Bool("postprocess", true, "apply the model's "+infer.PostprocessingFile+" when it has one (see evaluate -postprocessing)")
 	backendFlag := fs.String("backend", "", "GoMLX backend (default: automatic)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -290,6 +291,12 @@ func predictCmd(args []string) error {
 		pred.LabelValues = p.Labels
 	}
 	pred.Mirror, pred.Overlap, pred.BatchSize = *mirror, *overlap, *batch
+	if !*postprocess {
+		pred.Postprocessing = infer.Postprocessing{}
+	}
+	if pp := pred.Postprocessing; pp.LargestForeground || len(pp.LargestOf) > 0 {
+		fmt.Printf("postprocessing: keep the largest foreground component %v, the largest component of labels %v\n", pp.LargestForeground, pp.LargestOf)
+	}
 	files, err := niftiFiles(*in)
 	if err != nil {
 		return err
@@ -313,6 +320,7 @@ func evaluateCmd(args []string) error {
 	refDir := fs.String("ref", "", "folder of reference label maps (required)")
 	out := fs.String("o", "", "write the table to this .csv or .json file (both when no extension)")
 	labelsFlag := fs.String("labels", "", "comma-separated labels to score (default: every label present)")
+	ppOut := fs.String("postprocessing", "", "also choose connected-component postprocessing on these cases (nnU-Net's rule) and write it to this file, e.g. RUN/"+infer.PostprocessingFile+", which predict then applies")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -329,36 +337,44 @@ func evaluateCmd(args []string) error {
 			opts.Labels = append(opts.Labels, l)
 		}
 	}
-	files, err := niftiFiles(*predDir)
-	if err != nil {
-		return err
-	}
 	var results []metrics.CaseResult
-	for _, f := range files {
-		ref, err := volume.Read(filepath.Join(*refDir, f))
-		if err != nil {
-			return fmt.Errorf("evaluate: reference for %s: %w", f, err)
-		}
-		pred, err := volume.Read(filepath.Join(*predDir, f))
-		if err != nil {
-			return err
-		}
-		id := strings.TrimSuffix(strings.TrimSuffix(f, ".gz"), ".nii")
+	var ids []string
+	var refs, preds []*volume.Volume
+	err := metrics.ForEachFolderCase(*refDir, *predDir, func(_, _ int, id string, ref, pred *volume.Volume) error {
 		r, err := metrics.EvaluateVolumes(id, ref, pred, opts)
 		if err != nil {
 			return err
 		}
 		results = append(results, r)
+		if *ppOut != "" {
+			ids, refs, preds = append(ids, id), append(refs, ref), append(preds, pred)
+		}
 		var parts []string
 		for _, s := range r.Labels {
 			parts = append(parts, fmt.Sprintf("label %d Dice %.4f HD95 %.2f", s.Label, float64(s.Dice), float64(s.HD95)))
 		}
 		fmt.Printf("%s: %s\n", id, strings.Join(parts, ", "))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("evaluate: %w", err)
 	}
 	t := metrics.Summarize(results)
 	printMeans(t)
 	if math.IsNaN(float64(t.MeanDice)) {
 		fmt.Println("(no finite Dice)")
+	}
+	if *ppOut != "" {
+		pp, _, after, err := infer.DeterminePostprocessing(ids, refs, preds, opts)
+		if err != nil {
+			return fmt.Errorf("evaluate: %w", err)
+		}
+		fmt.Printf("postprocessing: keep the largest foreground component %v, the largest component of labels %v\n", pp.LargestForeground, pp.LargestOf)
+		printMeans(after)
+		if err := pp.Save(*ppOut); err != nil {
+			return fmt.Errorf("evaluate: %w", err)
+		}
+		fmt.Println("wrote", *ppOut)
 	}
 	if *out != "" {
 		paths := []string{*out}

@@ -81,6 +81,23 @@ func TestPipelineOnPhantoms(t *testing.T) {
 	if n := strings.Count(string(csv), "\n"); n < 3 {
 		t.Errorf("scores.csv has %d lines:\n%s", n, csv)
 	}
+	// Postprocessing chosen on these predictions is written into the run and applied by predict.
+	ppPath := filepath.Join(run, "postprocessing.json")
+	if err := evaluateCmd([]string{"-pred", pred, "-ref", filepath.Join(set, "labelsTr"), "-postprocessing", ppPath}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(ppPath); err != nil || !strings.Contains(string(b), "largest_foreground") {
+		t.Fatalf("postprocessing.json: %q, %v", b, err)
+	}
+	if err := predictCmd([]string{"-model", run, "-in", in, "-out", filepath.Join(root, "pred-pp"), "-mirror=false", "-backend", "fastcpu"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ppPath, []byte("{broken"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := predictCmd([]string{"-model", run, "-in", in, "-out", filepath.Join(root, "pred-pp"), "-backend", "fastcpu"}); err == nil || !strings.Contains(err.Error(), "postprocessing.json") {
+		t.Errorf("corrupt postprocessing.json: %v", err)
+	}
 	// Bad invocations fail with an error, not a panic.
 	if err := trainCmd([]string{"-task", task.Name}); err == nil {
 		t.Error("train without -plans/-out should fail")

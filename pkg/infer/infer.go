@@ -23,6 +23,7 @@ package infer
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -64,6 +65,9 @@ type Predictor struct {
 	// ProbsFn, if set, replaces the model: it maps tiles [B, C, spatial...] to probabilities
 	// [B, NumClasses, spatial...] (default: softmax of the U-Net's logits).
 	ProbsFn func(ctx *context.Context, x *graph.Node) *graph.Node
+	// Postprocessing is applied by PredictCase to the label map in the original geometry (Load
+	// reads it from the run's postprocessing.json when there is one).
+	Postprocessing Postprocessing
 
 	exec *context.Exec
 }
@@ -97,6 +101,9 @@ func Load(backend backends.Backend, dir string) (*Predictor, *train.ModelInfo, e
 	p, err := New(backend, ctx, info.Model, info.Patch)
 	if err != nil {
 		return nil, nil, fmt.Errorf("infer: %s: %w", dir, err)
+	}
+	if p.Postprocessing, _, err = LoadPostprocessing(filepath.Join(dir, PostprocessingFile)); err != nil {
+		return nil, nil, err
 	}
 	return p, info, nil
 }
@@ -372,8 +379,8 @@ func (p *Predictor) Segment(img *volume.Volume) (*volume.Volume, error) {
 	return Argmax(probs, p.LabelValues), nil
 }
 
-// PredictCase preprocesses an original image with steps, segments it and maps the result back to
-// the image's geometry (shape, spacing and affine of img).
+// PredictCase preprocesses an original image with steps, segments it, maps the result back to
+// the image's geometry (shape, spacing and affine of img) and applies p.Postprocessing.
 func (p *Predictor) PredictCase(img *volume.Volume, steps volume.Steps) (*volume.Volume, error) {
 	prep, _, rec, err := volume.Prepare(img, nil, steps)
 	if err != nil {
@@ -387,7 +394,7 @@ func (p *Predictor) PredictCase(img *volume.Volume, steps volume.Steps) (*volume
 	if err != nil {
 		return nil, fmt.Errorf("infer: back to the original geometry: %w", err)
 	}
-	return Argmax(orig, p.LabelValues), nil
+	return p.Postprocessing.Apply(Argmax(orig, p.LabelValues)), nil
 }
 
 // PredictFile segments the NIfTI image at in and writes the label map (uint8, the input's affine)

@@ -41,22 +41,41 @@ func (v *Volume) NonzeroMask() []bool {
 // fillHoles sets the background components of mask that do not touch the border.
 func fillHoles(mask []bool, shape [3]int) {
 	X, Y, Z := shape[0], shape[1], shape[2]
-	outside := make([]bool, len(mask))
-	var stack []int
-	push := func(i int) {
-		if !mask[i] && !outside[i] {
-			outside[i] = true
-			stack = append(stack, i)
-		}
-	}
+	var border []int
 	for z := 0; z < Z; z++ {
 		for y := 0; y < Y; y++ {
 			for x := 0; x < X; x++ {
 				if x == 0 || y == 0 || z == 0 || x == X-1 || y == Y-1 || z == Z-1 {
-					push(x + X*(y+Y*z))
+					border = append(border, x+X*(y+Y*z))
 				}
 			}
 		}
+	}
+	outside := make([]bool, len(mask))
+	floodFill(func(i int) bool { return !mask[i] }, shape, outside, border...)
+	for i := range mask {
+		if !outside[i] {
+			mask[i] = true
+		}
+	}
+}
+
+// floodFill sets in seen every voxel of the region in (6-connected, on a grid of the given
+// shape) reachable from the seeds without passing through voxels already seen, and returns how
+// many it set. Seeds outside the region are skipped.
+func floodFill(in func(i int) bool, shape [3]int, seen []bool, seeds ...int) int {
+	X, Y, Z := shape[0], shape[1], shape[2]
+	var stack []int
+	n := 0
+	push := func(i int) {
+		if !seen[i] && in(i) {
+			seen[i] = true
+			n++
+			stack = append(stack, i)
+		}
+	}
+	for _, s := range seeds {
+		push(s)
 	}
 	for len(stack) > 0 {
 		i := stack[len(stack)-1]
@@ -81,11 +100,27 @@ func fillHoles(mask []bool, shape [3]int) {
 			push(i + X*Y)
 		}
 	}
-	for i := range mask {
-		if !outside[i] {
-			mask[i] = true
+	return n
+}
+
+// LargestComponent returns the largest 6-connected component of mask, a grid of the given shape
+// (all false when mask is empty; ties go to the component met first in memory order).
+func LargestComponent(mask []bool, shape [3]int) []bool {
+	in := func(i int) bool { return mask[i] }
+	seen := make([]bool, len(mask))
+	best, bestSize := -1, 0
+	for i, m := range mask {
+		if m && !seen[i] {
+			if n := floodFill(in, shape, seen, i); n > bestSize {
+				best, bestSize = i, n
+			}
 		}
 	}
+	out := make([]bool, len(mask))
+	if best >= 0 {
+		floodFill(in, shape, out, best)
+	}
+	return out
 }
 
 // BoundingBox returns the smallest box holding every set voxel of mask (a

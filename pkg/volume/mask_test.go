@@ -144,3 +144,34 @@ func TestBoxGrow(t *testing.T) {
 		t.Errorf("ForegroundBox of an empty map = %v, want the full grid", got)
 	}
 }
+
+func TestLargestComponent(t *testing.T) {
+	// 4x3x2 grid: a 3-voxel L in z=0, a 2-voxel bar in z=1 touching it only diagonally, one voxel.
+	shape := [3]int{4, 3, 2}
+	at := func(x, y, z int) int { return x + 4*(y+3*z) }
+	mask := make([]bool, 24)
+	for _, i := range []int{at(0, 0, 0), at(1, 0, 0), at(1, 1, 0), at(2, 2, 1), at(3, 2, 1), at(3, 0, 1)} {
+		mask[i] = true
+	}
+	got := LargestComponent(mask, shape)
+	for i := range got {
+		want := i == at(0, 0, 0) || i == at(1, 0, 0) || i == at(1, 1, 0)
+		if got[i] != want {
+			t.Fatalf("voxel %d: %v, want %v", i, got[i], want)
+		}
+	}
+	if got := LargestComponent(make([]bool, 24), shape); slices.Contains(got, true) {
+		t.Error("empty mask gave a component")
+	}
+	// A hole enclosed in z is filled by NonzeroMask, one open to the border is not.
+	v := &Volume{Shape: [3]int{3, 3, 3}, Channels: 1, Data: make([]float32, 27)}
+	for i := range v.Data {
+		v.Data[i] = 1
+	}
+	v.Data[1+3*(1+3*1)] = 0 // centre: enclosed
+	v.Data[0] = 0           // corner: on the border
+	m := v.NonzeroMask()
+	if !m[1+3*(1+3*1)] || m[0] {
+		t.Errorf("NonzeroMask: centre %v (want true), corner %v (want false)", m[13], m[0])
+	}
+}
