@@ -11,7 +11,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -137,7 +136,7 @@ func trainCmd(args []string) error {
 	ckptEvery := fs.Int("checkpoint-every", 250, "steps between checkpoints")
 	pretrained := fs.String("pretrained", "", "run directory to initialise from (all but the segmentation head)")
 	freeze := fs.Int("freeze-encoder", 0, "keep the encoder frozen for this many steps")
-	finalEval := fs.Bool("eval", true, "after training, evaluate the validation cases by sliding window")
+	finalEval := fs.Bool("eval", true, "after training, segment the validation cases in their original geometry (RUN/predictions) and score them")
 	mirror := fs.Bool("mirror", false, "mirroring test-time augmentation in the final evaluation")
 	backendFlag := fs.String("backend", "", "GoMLX backend (default: automatic)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
@@ -197,16 +196,25 @@ func trainCmd(args []string) error {
 		return err
 	}
 	pred.Mirror = *mirror
-	names := map[int]string{}
-	var labels []int
-	for i, l := range p.Labels {
-		if i > 0 {
-			labels = append(labels, i)
-			names[i] = p.LabelNames[l]
-		}
+	opts := metrics.Options{Names: map[int]string{}}
+	for _, l := range p.Labels[1:] {
+		opts.Labels = append(opts.Labels, l)
+		opts.Names[l] = p.LabelNames[l]
+	}
+	ds, err := msd.Open(*data, *task)
+	if err != nil {
+		return err
+	}
+	var valIDs []string
+	for _, c := range exp.ValCases {
+		valIDs = append(valIDs, c.ID)
+	}
+	cases, err := ds.Subset(valIDs)
+	if err != nil {
+		return err
 	}
 	t0 := time.Now()
-	table, err := pred.EvaluateCases(exp.ValCases, metrics.Options{Labels: labels, Names: names}, func(done, total int, r metrics.CaseResult) {
+	table, err := pred.ValidateCases(cases, opts, filepath.Join(*out, infer.PredictionsDir), func(done, total int, _ metrics.CaseResult, _ time.Duration) {
 		if !*quiet {
 			fmt.Fprintf(os.Stderr, "\rvalidation %d/%d", done, total)
 		}
@@ -273,22 +281,9 @@ func predictCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	pred, info, err := infer.Load(be, *model)
+	pred, _, err := infer.Load(be, *model)
 	if err != nil {
 		return err
-	}
-	var steps volume.Steps
-	if len(info.Preprocessing) > 0 {
-		if err := json.Unmarshal(info.Preprocessing, &steps); err != nil {
-			return fmt.Errorf("predict: %s: preprocessing: %w", *model, err)
-		}
-	}
-	if len(info.Plans) > 0 {
-		p, err := plans.Parse(info.Plans)
-		if err != nil {
-			return fmt.Errorf("predict: %s: plans: %w", *model, err)
-		}
-		pred.LabelValues = p.Labels
 	}
 	pred.Mirror, pred.Overlap, pred.BatchSize = *mirror, *overlap, *batch
 	if !*postprocess {
@@ -306,7 +301,7 @@ func predictCmd(args []string) error {
 	}
 	for i, f := range files {
 		t0 := time.Now()
-		if err := pred.PredictFile(filepath.Join(*in, f), filepath.Join(*out, f), steps); err != nil {
+		if err := pred.PredictFile(filepath.Join(*in, f), filepath.Join(*out, f), pred.Steps); err != nil {
 			return err
 		}
 		fmt.Printf("[%d/%d] %s (%s)\n", i+1, len(files), f, time.Since(t0).Round(time.Millisecond))

@@ -34,7 +34,7 @@ func TestPipelineOnPhantoms(t *testing.T) {
 		"-batch", "1", "-base-filters", "4", "-val-every", "1", "-backend", "fastcpu", "-quiet"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"model.json", "metrics.csv", "metrics.json", "validation.csv", "validation.json", "fold.json"} {
+	for _, f := range []string{"model.json", "metrics.csv", "metrics.json", "validation.csv", "validation.json", "fold.json", "predictions"} {
 		if _, err := os.Stat(filepath.Join(run, f)); err != nil {
 			t.Error(err)
 		}

@@ -367,7 +367,7 @@ func (s *Set) Fold() (trainIDs, valIDs []string, err error) {
 const ValidationFile = "validation.json"
 
 // PredictionsDir is the folder of the run directory holding the validation predictions.
-const PredictionsDir = "predictions"
+const PredictionsDir = infer.PredictionsDir
 
 // Validate segments the run's validation cases in their original geometry (sliding window, the
 // training preprocessing undone; mirroring in full mode), writes the predictions to
@@ -385,54 +385,29 @@ func Validate(s *Set) (*metrics.Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	pred, info, err := infer.Load(be, s.RunDir())
+	pred, _, err := infer.Load(be, s.RunDir())
 	if err != nil {
 		return nil, err
 	}
-	var steps volume.Steps
-	if err := json.Unmarshal(info.Preprocessing, &steps); err != nil {
-		return nil, fmt.Errorf("baseline: %s: preprocessing: %w", s.RunDir(), err)
-	}
-	p, err := plans.Parse(info.Plans)
-	if err != nil {
-		return nil, fmt.Errorf("baseline: %s: plans: %w", s.RunDir(), err)
-	}
-	pred.LabelValues = p.Labels
 	pred.Mirror = !Fast()
+	if len(pred.LabelValues) < 2 {
+		return nil, fmt.Errorf("baseline: the run in %s has no plan with labels", s.RunDir())
+	}
 	opts := metrics.Options{Names: s.LabelNames()}
-	for _, l := range p.Labels[1:] {
+	for _, l := range pred.LabelValues[1:] {
 		opts.Labels = append(opts.Labels, l)
 	}
-	out := filepath.Join(s.RunDir(), PredictionsDir)
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	cases, err := s.Dataset.Subset(valIDs)
+	if err != nil {
 		return nil, err
 	}
-	var results []metrics.CaseResult
-	for i, id := range valIDs {
-		t0 := time.Now()
-		c, err := s.Dataset.Case(id)
-		if err != nil {
-			return nil, err
-		}
-		img, lbl, err := msd.LoadCase(c)
-		if err != nil {
-			return nil, err
-		}
-		seg, err := pred.PredictCase(img, steps)
-		if err != nil {
-			return nil, fmt.Errorf("baseline: predicting %s: %w", id, err)
-		}
-		if err := volume.Write(filepath.Join(out, id+".nii.gz"), seg, volume.Uint8); err != nil {
-			return nil, err
-		}
-		r, err := metrics.EvaluateVolumes(id, lbl, seg, opts)
-		if err != nil {
-			return nil, err
-		}
-		results = append(results, r)
-		fmt.Fprintf(Out, "[%d/%d] %s: mean Dice %.4f (%s)\n", i+1, len(valIDs), id, caseDice(r), time.Since(t0).Round(time.Millisecond))
+	t, err := pred.ValidateCases(cases, opts, filepath.Join(s.RunDir(), infer.PredictionsDir),
+		func(done, total int, r metrics.CaseResult, took time.Duration) {
+			fmt.Fprintf(Out, "[%d/%d] %s: mean Dice %.4f (%s)\n", done, total, r.ID, caseDice(r), took.Round(time.Millisecond))
+		})
+	if err != nil {
+		return nil, fmt.Errorf("baseline: %w", err)
 	}
-	t := metrics.Summarize(results)
 	for _, name := range []string{ValidationFile, strings.TrimSuffix(ValidationFile, ".json") + ".csv"} {
 		if err := t.Save(filepath.Join(s.RunDir(), name)); err != nil {
 			return nil, err
@@ -445,7 +420,7 @@ func Validate(s *Set) (*metrics.Table, error) {
 	} else {
 		fmt.Fprintln(Out, md)
 	}
-	fmt.Fprintf(Out, "mean Dice over labels %.4f on %d validation cases (saved in %s)\n", float64(t.MeanDice), len(results), s.RunDir())
+	fmt.Fprintf(Out, "mean Dice over labels %.4f on %d validation cases (saved in %s)\n", float64(t.MeanDice), len(t.Cases), s.RunDir())
 	return &t, nil
 }
 

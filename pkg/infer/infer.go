@@ -21,6 +21,7 @@
 package infer
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -30,6 +31,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
+	"github.com/msdkit/msdkit/pkg/plans"
 	"github.com/msdkit/msdkit/pkg/train"
 	"github.com/msdkit/msdkit/pkg/unet"
 	"github.com/msdkit/msdkit/pkg/volume"
@@ -65,6 +67,8 @@ type Predictor struct {
 	// ProbsFn, if set, replaces the model: it maps tiles [B, C, spatial...] to probabilities
 	// [B, NumClasses, spatial...] (default: softmax of the U-Net's logits).
 	ProbsFn func(ctx *context.Context, x *graph.Node) *graph.Node
+	// Steps is the training preprocessing PredictCase callers pass (Load reads it from the run).
+	Steps volume.Steps
 	// Postprocessing is applied by PredictCase to the label map in the original geometry (Load
 	// reads it from the run's postprocessing.json when there is one).
 	Postprocessing Postprocessing
@@ -92,7 +96,8 @@ func New(backend backends.Backend, ctx *context.Context, cfg unet.Config, patch 
 	return p, nil
 }
 
-// Load returns a predictor for the latest checkpoint of a training run directory.
+// Load returns a predictor for the latest checkpoint of a training run directory, with the run's
+// preprocessing (Steps), label values (from its plan) and postprocessing rules.
 func Load(backend backends.Backend, dir string) (*Predictor, *train.ModelInfo, error) {
 	info, ctx, err := train.LoadModel(dir)
 	if err != nil {
@@ -101,6 +106,18 @@ func Load(backend backends.Backend, dir string) (*Predictor, *train.ModelInfo, e
 	p, err := New(backend, ctx, info.Model, info.Patch)
 	if err != nil {
 		return nil, nil, fmt.Errorf("infer: %s: %w", dir, err)
+	}
+	if len(info.Preprocessing) > 0 {
+		if err := json.Unmarshal(info.Preprocessing, &p.Steps); err != nil {
+			return nil, nil, fmt.Errorf("infer: %s: preprocessing: %w", dir, err)
+		}
+	}
+	if len(info.Plans) > 0 {
+		pl, err := plans.Parse(info.Plans)
+		if err != nil {
+			return nil, nil, fmt.Errorf("infer: %s: plans: %w", dir, err)
+		}
+		p.LabelValues = pl.Labels
 	}
 	if p.Postprocessing, _, err = LoadPostprocessing(filepath.Join(dir, PostprocessingFile)); err != nil {
 		return nil, nil, err
