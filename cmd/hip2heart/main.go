@@ -30,6 +30,13 @@ func ints(s string) ([]int, error) {
 	return out, nil
 }
 
+// positive sets *dst to v when v > 0: numeric flags left at 0 keep the mode's value.
+func positive[T int | float64](dst *T, v T) {
+	if v > 0 {
+		*dst = v
+	}
+}
+
 // saveFigures writes dice_vs_n.png and curves_n<N>.png into dir.
 func saveFigures(res *transfer.Results, dir string) error {
 	png, err := res.DiceVsNFigure()
@@ -110,42 +117,20 @@ func main() {
 	}
 	setPatch(*patch, &cfg.Target.Patch)
 	setPatch(*srcPatch, &cfg.Source.Patch)
-	if *steps > 0 {
-		cfg.Target.Steps = *steps
-	}
-	if *srcSteps > 0 {
-		cfg.Source.Steps = *srcSteps
-	}
-	if *batch > 0 {
-		cfg.Target.BatchSize = *batch
-	}
-	if *valEvery > 0 {
-		cfg.Target.ValEvery = *valEvery
-	}
-	if *lr > 0 {
-		cfg.Target.LR = *lr
-	}
-	if *srcLR > 0 {
-		cfg.Source.LR = *srcLR
-	}
-	if *srcBatch > 0 {
-		cfg.Source.BatchSize = *srcBatch
-	}
-	if *srcVal > 0 {
-		cfg.Source.ValEvery = *srcVal
-	}
-	if *test > 0 {
-		cfg.TestCases = *test
-	}
+	positive(&cfg.Target.Steps, *steps)
+	positive(&cfg.Source.Steps, *srcSteps)
+	positive(&cfg.Target.BatchSize, *batch)
+	positive(&cfg.Target.ValEvery, *valEvery)
+	positive(&cfg.Target.LR, *lr)
+	positive(&cfg.Source.LR, *srcLR)
+	positive(&cfg.Source.BatchSize, *srcBatch)
+	positive(&cfg.Source.ValEvery, *srcVal)
+	positive(&cfg.TestCases, *test)
 	if *spacing > 0 {
 		cfg.TargetSpacing = [3]float64{*spacing, *spacing, *spacing}
 	}
-	if *base > 0 {
-		cfg.Topology.BaseFilters = *base
-	}
-	if *levels > 0 {
-		cfg.Topology.Levels = *levels
-	}
+	positive(&cfg.Topology.BaseFilters, *base)
+	positive(&cfg.Topology.Levels, *levels)
 	if *out != "" {
 		cfg.OutDir = *out
 	}
