@@ -216,6 +216,16 @@ func Curves(series []Series, opts CurvesOptions) ([]byte, error) {
 	if opts.YRange[1] > opts.YRange[0] {
 		p.Y.Min, p.Y.Max = opts.YRange[0], opts.YRange[1]
 	}
+	// gonum widens a one-value range to [v-1, v+1], which a log axis cannot draw when v <= 1:
+	// widen it by a factor of 2 either way instead.
+	for _, a := range []struct {
+		log  bool
+		axis *gplot.Axis
+	}{{opts.LogX, &p.X}, {opts.LogY, &p.Y}} {
+		if a.log && a.axis.Min == a.axis.Max {
+			a.axis.Min, a.axis.Max = a.axis.Min/2, a.axis.Max*2
+		}
+	}
 	// Keep the legend off the curves' ends: bottom right when most end high.
 	p.Legend.Top = 2*upper <= len(series)
 	p.Legend.XOffs = -px(8)

@@ -166,6 +166,10 @@ func TestCurvesGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "curves_dice_vs_n.png", b)
+	// One N on a log axis (a reduced transfer experiment with -ns 1) draws instead of panicking.
+	if b, err := DiceVsN([]Series{{Name: "scratch", X: []float64{1}, Y: []float64{0.5}}}, CurvesOptions{LogX: true}); err != nil || len(b) == 0 {
+		t.Errorf("single point on a log axis: %d bytes, %v", len(b), err)
+	}
 
 	// A noisy per-step loss with EMA smoothing, and a sparse validation Dice.
 	var loss2, dice2 Series
