@@ -201,15 +201,11 @@ func trainCmd(args []string) error {
 		opts.Labels = append(opts.Labels, l)
 		opts.Names[l] = p.LabelNames[l]
 	}
-	ds, err := msd.Open(*data, *task)
-	if err != nil {
-		return err
-	}
 	var valIDs []string
 	for _, c := range exp.ValCases {
 		valIDs = append(valIDs, c.ID)
 	}
-	cases, err := ds.Subset(valIDs)
+	cases, err := exp.Dataset.Subset(valIDs)
 	if err != nil {
 		return err
 	}

@@ -89,6 +89,7 @@ func FromPlans(p *plans.Plans, config string) (unet.Config, []int, error) {
 // nnU-Net patch sampler on the training cases, fixed validation patches, and the Run.
 type Experiment struct {
 	Plans     *plans.Plans
+	Dataset   *msd.Dataset // the set, as opened from the data root
 	Config    string
 	Fold      msd.Fold
 	Run       *Run
@@ -207,7 +208,7 @@ func NewExperiment(backend backends.Backend, ec ExperimentConfig) (*Experiment, 
 		return nil, err
 	}
 	slices.Sort(trainIDs)
-	return &Experiment{Plans: ec.Plans, Config: ec.Config, Fold: fold, Run: run, Sampler: smp, Cache: cache,
+	return &Experiment{Plans: ec.Plans, Dataset: ds, Config: ec.Config, Fold: fold, Run: run, Sampler: smp, Cache: cache,
 		ValCases: valCases, TrainIDs: trainIDs, Progress: ec.Progress, ModelInfo: info}, nil
 }
 
