@@ -17,6 +17,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -131,6 +132,7 @@ func trainCmd(args []string) error {
 	schedule := fs.String("schedule", "poly", "learning rate schedule: poly, cosine or constant")
 	batch := fs.Int("batch", 0, "batch size (default: the plan's)")
 	baseFilters := fs.Int("base-filters", 0, "override the plan's first-level filters")
+	patch := fs.String("patch", "", "override the plan's patch size, comma-separated in the plan's axis order (x,y,z for 3d_fullres), e.g. 32,48,32")
 	precision := fs.String("precision", "", "override the plan's precision: bf16 (mixed, XLA only) or float32")
 	valEvery := fs.Int("val-every", 250, "steps between validations on fixed patches")
 	ckptEvery := fs.Int("checkpoint-every", 250, "steps between checkpoints")
@@ -140,6 +142,7 @@ func trainCmd(args []string) error {
 	mirror := fs.Bool("mirror", false, "mirroring test-time augmentation in the final evaluation")
 	backendFlag := fs.String("backend", "", "GoMLX backend (default: automatic)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the training steps to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -150,12 +153,22 @@ func trainCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	if *baseFilters > 0 {
+	if *baseFilters > 0 || *patch != "" {
 		c, ok := p.Configurations[*config]
 		if !ok {
 			return fmt.Errorf("train: %s has no configuration %q", *plansPath, *config)
 		}
-		c.BaseFilters = *baseFilters
+		if *baseFilters > 0 {
+			c.BaseFilters = *baseFilters
+		}
+		if *patch != "" {
+			if c.PatchSize, err = parseInts(*patch); err != nil {
+				return fmt.Errorf("train: -patch: %w", err)
+			}
+		}
+		if err := p.Validate(); err != nil {
+			return fmt.Errorf("train: -base-filters/-patch: %w", err)
+		}
 	}
 	if *precision != "" {
 		p.Precision = *precision
@@ -180,7 +193,21 @@ func trainCmd(args []string) error {
 	fmt.Printf("training %s fold %d: %d training cases, %d validation cases, model %+v, patch %v, batch %d, %d steps (resuming at %d)\n",
 		*task, *fold, len(exp.TrainIDs), len(exp.ValCases), run.Info.Model, run.Info.Patch, run.Opts.BatchSize, run.Opts.Steps, run.ResumedStep())
 	start := time.Now()
-	if err := run.Train(); err != nil {
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("train: -cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("train: -cpuprofile: %w", err)
+		}
+	}
+	err = run.Train()
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
 		return err
 	}
 	n := len(run.History)
@@ -227,6 +254,19 @@ func trainCmd(args []string) error {
 	printMeans(table)
 	fmt.Printf("validation of %d cases took %s\n", len(exp.ValCases), time.Since(t0).Round(time.Second))
 	return nil
+}
+
+// parseInts parses a comma-separated list of integers such as "32,48,32".
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a comma-separated list of integers", s)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 func printMeans(t metrics.Table) {

@@ -31,8 +31,15 @@ func TestPipelineOnPhantoms(t *testing.T) {
 	}
 	run := filepath.Join(root, "run")
 	if err := trainCmd([]string{"-task", task.Name, "-data", root, "-plans", plansPath, "-out", run, "-steps", "2",
-		"-batch", "1", "-base-filters", "4", "-val-every", "1", "-backend", "fastcpu", "-quiet"}); err != nil {
+		"-batch", "1", "-base-filters", "4", "-patch", "16,16,16", "-val-every", "1", "-backend", "fastcpu", "-quiet",
+		"-cpuprofile", filepath.Join(root, "cpu.pprof")}); err != nil {
 		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(run, "model.json")); err != nil || !strings.Contains(strings.Join(strings.Fields(string(b)), ""), `"patch":[16,16,16]`) {
+		t.Errorf("model.json should record the -patch override 16,16,16: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(root, "cpu.pprof")); err != nil || fi.Size() == 0 {
+		t.Errorf("-cpuprofile wrote no profile: %v", err)
 	}
 	for _, f := range []string{"model.json", "metrics.csv", "metrics.json", "validation.csv", "validation.json", "fold.json", "predictions"} {
 		if _, err := os.Stat(filepath.Join(run, f)); err != nil {
@@ -101,6 +108,12 @@ func TestPipelineOnPhantoms(t *testing.T) {
 	// Bad invocations fail with an error, not a panic.
 	if err := trainCmd([]string{"-task", task.Name}); err == nil {
 		t.Error("train without -plans/-out should fail")
+	}
+	for patch, want := range map[string]string{"12,16,16": "multiple of", "16,x,16": "comma-separated", "16,16": "patch_size"} {
+		err := trainCmd([]string{"-task", task.Name, "-data", root, "-plans", plansPath, "-out", filepath.Join(root, "bad"), "-patch", patch})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("-patch %s: error %v, want one containing %q", patch, err, want)
+		}
 	}
 	if err := predictCmd([]string{"-model", filepath.Join(root, "nope"), "-in", in, "-out", pred, "-backend", "fastcpu"}); err == nil {
 		t.Error("predict with a missing model should fail")
