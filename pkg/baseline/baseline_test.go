@@ -13,6 +13,7 @@ import (
 	"github.com/msdkit/msdkit/pkg/msd"
 	"github.com/msdkit/msdkit/pkg/phantom"
 	"github.com/msdkit/msdkit/pkg/plans"
+	"github.com/msdkit/msdkit/pkg/train"
 	"github.com/msdkit/msdkit/pkg/volume"
 )
 
@@ -129,36 +130,6 @@ func TestCoarsen(t *testing.T) {
 	}
 }
 
-func TestHistory(t *testing.T) {
-	dir := t.TempDir()
-	csv := "step,loss,lr,seconds,mean_dice,val_dice\n1,1.5,0.01,0.50,,\n2,1.25,0.009,1.00,0.600000,0.5 0.7\n"
-	if err := os.WriteFile(filepath.Join(dir, "metrics.csv"), []byte(csv), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	h, err := History(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(h) != 2 || h[0].Step != 1 || h[0].Loss != 1.5 || h[0].ValDice != nil || h[1].MeanDice != 0.6 || len(h[1].ValDice) != 2 || h[1].ValDice[1] != 0.7 {
-		t.Fatalf("history %+v", h)
-	}
-	for name, bad := range map[string]string{
-		"short row":  "step,loss,lr,seconds,mean_dice,val_dice\n1,2\n",
-		"bad number": "step,loss,lr,seconds,mean_dice,val_dice\n1,x,0.1,0.5,,\n",
-		"empty":      "step,loss,lr,seconds,mean_dice,val_dice\n",
-	} {
-		if err := os.WriteFile(filepath.Join(dir, "metrics.csv"), []byte(bad), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := History(dir); err == nil || !strings.Contains(err.Error(), "metrics.csv") {
-			t.Errorf("%s: err = %v", name, err)
-		}
-	}
-	if _, err := History(t.TempDir()); err == nil {
-		t.Error("missing log: no error")
-	}
-}
-
 func TestBestWorst(t *testing.T) {
 	c := func(id string, d ...float64) metrics.CaseResult {
 		r := metrics.CaseResult{ID: id}
@@ -221,7 +192,7 @@ func TestPipelineFast(t *testing.T) {
 	if len(run.History) != 6 {
 		t.Fatalf("trained %d steps, want 6", len(run.History))
 	}
-	if h, err := History(s.RunDir()); err != nil || len(h) != 6 || h[5].ValDice == nil {
+	if h, err := train.ReadLog(s.RunDir()); err != nil || len(h) != 6 || h[5].ValDice == nil {
 		t.Fatalf("history from metrics.csv: %d records, err %v", len(h), err)
 	}
 	tab, err := Validate(s)

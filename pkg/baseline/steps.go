@@ -1,7 +1,6 @@
 package baseline
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -479,7 +478,7 @@ func BestWorst(t *metrics.Table) (best, worst metrics.CaseResult, err error) {
 // Pictures draws the training curves (loss and validation Dice over the steps) and, for the best
 // and the worst validation case, image | truth | prediction slices through the labelled region.
 func Pictures(s *Set) error {
-	hist, err := History(s.RunDir())
+	hist, err := train.ReadLog(s.RunDir())
 	if err != nil {
 		return err
 	}
@@ -529,59 +528,6 @@ func Pictures(s *Set) error {
 		}
 	}
 	return nil
-}
-
-// History reads a run directory's metrics.csv (every logged step, across resumed runs).
-func History(dir string) ([]train.Record, error) {
-	path := filepath.Join(dir, train.MetricsCSVFile)
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("baseline: training log: %w", err)
-	}
-	defer f.Close()
-	var out []train.Record
-	sc := bufio.NewScanner(f)
-	line := 0
-	for sc.Scan() {
-		line++
-		if line == 1 {
-			continue // header
-		}
-		// step,loss,lr,seconds,mean_dice,val_dice... (val_dice spans the remaining columns)
-		f := strings.Split(sc.Text(), ",")
-		if len(f) < 5 {
-			return nil, fmt.Errorf("baseline: %s line %d: %d fields, want at least 5", path, line, len(f))
-		}
-		var r train.Record
-		var errs [4]error
-		r.Step, errs[0] = strconv.Atoi(f[0])
-		r.Loss, errs[1] = strconv.ParseFloat(f[1], 64)
-		r.LR, errs[2] = strconv.ParseFloat(f[2], 64)
-		r.Seconds, errs[3] = strconv.ParseFloat(f[3], 64)
-		if err := errors.Join(errs[:]...); err != nil {
-			return nil, fmt.Errorf("baseline: %s line %d: %w", path, line, err)
-		}
-		if f[4] != "" {
-			if r.MeanDice, err = strconv.ParseFloat(f[4], 64); err != nil {
-				return nil, fmt.Errorf("baseline: %s line %d: %w", path, line, err)
-			}
-			for _, v := range strings.FieldsFunc(strings.Join(f[5:], " "), func(r rune) bool { return r == ' ' || r == ',' }) {
-				d, err := strconv.ParseFloat(v, 64)
-				if err != nil {
-					return nil, fmt.Errorf("baseline: %s line %d: %w", path, line, err)
-				}
-				r.ValDice = append(r.ValDice, d)
-			}
-		}
-		out = append(out, r)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("baseline: %s: %w", path, err)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("baseline: %s has no records", path)
-	}
-	return out, nil
 }
 
 // Saved prints where the trained model is and how to use it from the command line.

@@ -497,7 +497,8 @@ func (r *Run) restoreSource() error {
 	return nil
 }
 
-// appendLog appends a record to metrics.csv (header on creation).
+// appendLog appends a record to metrics.csv (header on creation): step,loss,lr,seconds,mean_dice,
+// then one dice_<class> column per foreground class (empty on steps without validation).
 func (r *Run) appendLog(rec Record) error {
 	path := filepath.Join(r.Dir, MetricsCSVFile)
 	_, statErr := os.Stat(path)
@@ -506,21 +507,74 @@ func (r *Run) appendLog(rec Record) error {
 		return fmt.Errorf("train: metrics log: %w", err)
 	}
 	defer f.Close()
+	fg := max(r.Info.Model.NumClasses-1, len(rec.ValDice))
 	if errors.Is(statErr, os.ErrNotExist) {
-		if _, err := f.WriteString("step,loss,lr,seconds,mean_dice,val_dice\n"); err != nil {
+		head := "step,loss,lr,seconds,mean_dice"
+		for k := 1; k <= fg; k++ {
+			head += fmt.Sprintf(",dice_%d", k)
+		}
+		if _, err := f.WriteString(head + "\n"); err != nil {
 			return err
 		}
 	}
-	val := ""
+	row := fmt.Sprintf("%d,%.6g,%.6g,%.2f,", rec.Step, rec.Loss, rec.LR, rec.Seconds)
 	if rec.ValDice != nil {
-		val = strings.Trim(fmtFloats(rec.ValDice), "[]")
+		row += strconv.FormatFloat(rec.MeanDice, 'f', 6, 64)
 	}
-	md := ""
-	if rec.ValDice != nil {
-		md = strconv.FormatFloat(rec.MeanDice, 'f', 6, 64)
+	for k := 0; k < fg; k++ {
+		row += ","
+		if k < len(rec.ValDice) {
+			row += strconv.FormatFloat(rec.ValDice[k], 'f', 4, 64)
+		}
 	}
-	_, err = fmt.Fprintf(f, "%d,%.6g,%.6g,%.2f,%s,%s\n", rec.Step, rec.Loss, rec.LR, rec.Seconds, md, val)
+	_, err = f.WriteString(row + "\n")
 	return err
+}
+
+// ReadLog reads a run directory's metrics.csv (every logged step, across resumed runs). It also
+// reads logs of earlier versions, which kept the per-class Dice space-separated in one column.
+func ReadLog(dir string) ([]Record, error) {
+	path := filepath.Join(dir, MetricsCSVFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("train: training log: %w", err)
+	}
+	var out []Record
+	for i, line := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
+		if i == 0 {
+			continue // header
+		}
+		f := strings.Split(line, ",")
+		if len(f) < 5 {
+			return nil, fmt.Errorf("train: %s line %d: %d fields, want at least 5", path, i+1, len(f))
+		}
+		var r Record
+		var errs [4]error
+		r.Step, errs[0] = strconv.Atoi(f[0])
+		r.Loss, errs[1] = strconv.ParseFloat(f[1], 64)
+		r.LR, errs[2] = strconv.ParseFloat(f[2], 64)
+		r.Seconds, errs[3] = strconv.ParseFloat(f[3], 64)
+		if err := errors.Join(errs[:]...); err != nil {
+			return nil, fmt.Errorf("train: %s line %d: %w", path, i+1, err)
+		}
+		if f[4] != "" {
+			if r.MeanDice, err = strconv.ParseFloat(f[4], 64); err != nil {
+				return nil, fmt.Errorf("train: %s line %d: %w", path, i+1, err)
+			}
+			for _, v := range strings.Fields(strings.Join(f[5:], " ")) {
+				d, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					return nil, fmt.Errorf("train: %s line %d: %w", path, i+1, err)
+				}
+				r.ValDice = append(r.ValDice, d)
+			}
+		}
+		out = append(out, r)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("train: %s has no records", path)
+	}
+	return out, nil
 }
 
 // truncateLogs drops log rows after the resumed step (they belong to the lost part of the run).

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
@@ -367,22 +366,15 @@ func (e *Experiment) RunOne(arm string, n int, seed uint64, pretrained string) (
 
 // ReadCurve reads the (step, mean validation Dice) points of a run's metrics.csv.
 func ReadCurve(dir string) ([]Point, error) {
-	b, err := os.ReadFile(filepath.Join(dir, train.MetricsCSVFile))
+	log, err := train.ReadLog(dir)
 	if err != nil {
 		return nil, err
 	}
 	var out []Point
-	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		f := strings.Split(line, ",")
-		if i == 0 || len(f) < 5 || f[4] == "" {
-			continue
+	for _, r := range log {
+		if r.ValDice != nil {
+			out = append(out, Point{Step: r.Step, Dice: r.MeanDice})
 		}
-		step, err1 := strconv.Atoi(f[0])
-		d, err2 := strconv.ParseFloat(f[4], 64)
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("transfer: %s line %d: bad row %q", filepath.Join(dir, train.MetricsCSVFile), i+1, line)
-		}
-		out = append(out, Point{Step: step, Dice: d})
 	}
 	return out, nil
 }
