@@ -299,13 +299,13 @@ func niftiFiles(dir string) ([]string, error) {
 
 func predictCmd(args []string) error {
 	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
-	model := fs.String("model", "", "run directory of a trained model (required)")
+	model := fs.String("model", "", "run directory of a trained model (required); several, comma-separated (e.g. the 5 folds), predict as an ensemble")
 	in := fs.String("in", "", "folder of input images (required)")
 	out := fs.String("out", "", "output folder (required); files keep their names")
 	mirror := fs.Bool("mirror", true, "mirroring test-time augmentation")
 	overlap := fs.Float64("overlap", infer.DefaultOverlap, "tile overlap")
 	batch := fs.Int("batch", infer.DefaultBatchSize, "tiles per forward pass")
-	postprocess := fs.Bool("postprocess", true, "apply the model's "+infer.PostprocessingFile+" when it has one (see evaluate -postprocessing)")
+	postprocess := fs.Bool("postprocess", true, "apply the model's "+infer.PostprocessingFile+" when it has one (see evaluate -postprocessing); an ensemble applies it when all its models have the same")
 	backendFlag := fs.String("backend", "", "GoMLX backend (default: automatic)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -317,15 +317,20 @@ func predictCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	pred, _, err := infer.Load(be, *model)
+	ens, err := infer.LoadEnsemble(be, strings.Split(*model, ",")...)
 	if err != nil {
 		return err
 	}
-	pred.Mirror, pred.Overlap, pred.BatchSize = *mirror, *overlap, *batch
-	if !*postprocess {
-		pred.Postprocessing = infer.Postprocessing{}
+	for _, m := range ens.Members {
+		m.Mirror, m.Overlap, m.BatchSize = *mirror, *overlap, *batch
 	}
-	if pp := pred.Postprocessing; pp.LargestForeground || len(pp.LargestOf) > 0 {
+	if !*postprocess {
+		ens.Postprocessing = infer.Postprocessing{}
+	}
+	if n := len(ens.Members); n > 1 {
+		fmt.Printf("ensemble of %d models: mean of their probabilities\n", n)
+	}
+	if pp := ens.Postprocessing; pp.LargestForeground || len(pp.LargestOf) > 0 {
 		fmt.Printf("postprocessing: keep the largest foreground component %v, the largest component of labels %v\n", pp.LargestForeground, pp.LargestOf)
 	}
 	files, err := niftiFiles(*in)
@@ -337,7 +342,7 @@ func predictCmd(args []string) error {
 	}
 	for i, f := range files {
 		t0 := time.Now()
-		if err := pred.PredictFile(filepath.Join(*in, f), filepath.Join(*out, f), pred.Steps); err != nil {
+		if err := ens.PredictFile(filepath.Join(*in, f), filepath.Join(*out, f)); err != nil {
 			return err
 		}
 		fmt.Printf("[%d/%d] %s (%s)\n", i+1, len(files), f, time.Since(t0).Round(time.Millisecond))

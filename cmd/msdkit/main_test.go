@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -75,6 +76,18 @@ func TestPipelineOnPhantoms(t *testing.T) {
 		}
 		if err := volume.SameGeometry(src, got, 1e-4); err != nil {
 			t.Errorf("%s: %v", f, err)
+		}
+	}
+	// The same model twice is an ensemble that predicts what the model does.
+	pred2 := filepath.Join(root, "pred2")
+	if err := predictCmd([]string{"-model", run + "," + run, "-in", in, "-out", pred2, "-mirror=false", "-backend", "fastcpu"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range imgs[:2] {
+		a, errA := volume.Read(filepath.Join(pred, f))
+		b, errB := volume.Read(filepath.Join(pred2, f))
+		if errA != nil || errB != nil || !slices.Equal(a.Data, b.Data) {
+			t.Errorf("%s: the ensemble of one model twice differs from the model (%v, %v)", f, errA, errB)
 		}
 	}
 	scores := filepath.Join(root, "scores")

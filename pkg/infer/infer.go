@@ -396,9 +396,9 @@ func (p *Predictor) Segment(img *volume.Volume) (*volume.Volume, error) {
 	return Argmax(probs, p.LabelValues), nil
 }
 
-// PredictCase preprocesses an original image with steps, segments it, maps the result back to
-// the image's geometry (shape, spacing and affine of img) and applies p.Postprocessing.
-func (p *Predictor) PredictCase(img *volume.Volume, steps volume.Steps) (*volume.Volume, error) {
+// OriginalProbabilities preprocesses an original image with steps, computes the class
+// probabilities and maps them back to the image's geometry (one channel per class).
+func (p *Predictor) OriginalProbabilities(img *volume.Volume, steps volume.Steps) (*volume.Volume, error) {
 	prep, _, rec, err := volume.Prepare(img, nil, steps)
 	if err != nil {
 		return nil, fmt.Errorf("infer: preprocessing: %w", err)
@@ -411,17 +411,33 @@ func (p *Predictor) PredictCase(img *volume.Volume, steps volume.Steps) (*volume
 	if err != nil {
 		return nil, fmt.Errorf("infer: back to the original geometry: %w", err)
 	}
-	return p.Postprocessing.Apply(Argmax(orig, p.LabelValues)), nil
+	return orig, nil
+}
+
+// PredictCase preprocesses an original image with steps, segments it, maps the result back to
+// the image's geometry (shape, spacing and affine of img) and applies p.Postprocessing.
+func (p *Predictor) PredictCase(img *volume.Volume, steps volume.Steps) (*volume.Volume, error) {
+	probs, err := p.OriginalProbabilities(img, steps)
+	if err != nil {
+		return nil, err
+	}
+	return p.Postprocessing.Apply(Argmax(probs, p.LabelValues)), nil
 }
 
 // PredictFile segments the NIfTI image at in and writes the label map (uint8, the input's affine)
 // to out.
 func (p *Predictor) PredictFile(in, out string, steps volume.Steps) error {
+	return predictFile(in, out, func(img *volume.Volume) (*volume.Volume, error) { return p.PredictCase(img, steps) })
+}
+
+// predictFile reads the image at in, segments it with predict and writes the label map (uint8,
+// the input's affine) to out.
+func predictFile(in, out string, predict func(*volume.Volume) (*volume.Volume, error)) error {
 	img, err := volume.Read(in)
 	if err != nil {
 		return err
 	}
-	lbl, err := p.PredictCase(img, steps)
+	lbl, err := predict(img)
 	if err != nil {
 		return fmt.Errorf("%s: %w", in, err)
 	}
