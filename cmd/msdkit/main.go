@@ -198,8 +198,8 @@ func trainCmd(args []string) error {
 		if err != nil {
 			return fmt.Errorf("train: -cpuprofile: %w", err)
 		}
+		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
 			return fmt.Errorf("train: -cpuprofile: %w", err)
 		}
 	}
