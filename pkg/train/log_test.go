@@ -8,8 +8,8 @@ import (
 )
 
 // TestReadLog: the log written by appendLog (one Dice column per foreground class) reads back,
-// as does the older layout with the class Dice space-separated in one column; bad logs fail
-// naming metrics.csv.
+// as do the older layout with the class Dice space-separated in one column and an old log that a
+// resumed run continued; bad logs fail naming metrics.csv.
 func TestReadLog(t *testing.T) {
 	dir := t.TempDir()
 	r := &Run{Dir: dir}
@@ -24,7 +24,8 @@ func TestReadLog(t *testing.T) {
 		t.Errorf("metrics.csv:\n%s\nwant:\n%s", b, want)
 	}
 	old := "step,loss,lr,seconds,mean_dice,val_dice\n1,1.5,0.01,0.50,,\n2,1.25,0.009,1.00,0.600000,0.5 0.7\n"
-	for name, csv := range map[string]string{"current": string(b), "old": old} {
+	mixed := "step,loss,lr,seconds,mean_dice,val_dice\n1,1.5,0.01,0.50,,\n2,1.25,0.009,1.00,0.600000,0.5000,0.7000\n" // an old run resumed
+	for name, csv := range map[string]string{"current": string(b), "old": old, "mixed": mixed} {
 		if err := os.WriteFile(filepath.Join(dir, MetricsCSVFile), []byte(csv), 0o644); err != nil {
 			t.Fatal(err)
 		}
