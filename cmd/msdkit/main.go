@@ -262,7 +262,7 @@ func parseInts(s string) ([]int, error) {
 	for _, f := range strings.Split(s, ",") {
 		v, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil {
-			return nil, fmt.Errorf("%q is not a comma-separated list of integers", s)
+			return nil, fmt.Errorf("bad integer %q in %q: want a comma-separated list of integers", f, s)
 		}
 		out = append(out, v)
 	}
@@ -365,13 +365,16 @@ func evaluateCmd(args []string) error {
 	}
 	var opts metrics.Options
 	if *labelsFlag != "" {
-		for _, s := range strings.Split(*labelsFlag, ",") {
-			l, err := strconv.Atoi(strings.TrimSpace(s))
-			if err != nil || l <= 0 {
-				return fmt.Errorf("evaluate: bad label %q in -labels", s)
-			}
-			opts.Labels = append(opts.Labels, l)
+		labels, err := parseInts(*labelsFlag)
+		if err != nil {
+			return fmt.Errorf("evaluate: -labels: %w", err)
 		}
+		for _, l := range labels {
+			if l <= 0 {
+				return fmt.Errorf("evaluate: bad label %d in -labels: labels are positive", l)
+			}
+		}
+		opts.Labels = labels
 	}
 	var results []metrics.CaseResult
 	var ids []string

@@ -134,4 +134,12 @@ func TestPipelineOnPhantoms(t *testing.T) {
 	if err := evaluateCmd([]string{"-pred", pred, "-ref", filepath.Join(root, "nope")}); err == nil {
 		t.Error("evaluate with a missing reference folder should fail")
 	}
+	for labels, want := range map[string]string{"1,x": `bad integer "x"`, "0": "bad label 0"} {
+		if err := evaluateCmd([]string{"-pred", pred, "-ref", filepath.Join(set, "labelsTr"), "-labels", labels}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("evaluate -labels %s: error %v, want one containing %q", labels, err, want)
+		}
+	}
+	if err := evaluateCmd([]string{"-pred", pred, "-ref", filepath.Join(set, "labelsTr"), "-labels", "1"}); err != nil {
+		t.Errorf("evaluate -labels 1: %v", err)
+	}
 }
